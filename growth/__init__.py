@@ -1,0 +1,1 @@
+"""growth: grow neural networks in depth and width; how, where and when."""

@@ -1,0 +1,98 @@
+"""What every model of the zoo shares: stages of blocks (depth growth) and channel groups (width growth).
+
+A network is a stem, a cascade of *stages* (AutoGrow's sub-networks: blocks sharing one output
+resolution, the first of which may downsample) and a head.  A *block* (AutoGrow's sub-module) is the
+unit of depth growth.  A *channel group* is a set of channels that must grow together: the outputs of
+its producers, normalised by its norms and read by its consumers (VT paper, App. B "residual
+connections": layers tied by a skip connection grow at the same rate).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ChannelGroup:
+    """Channels that width growth must widen together.
+
+    Names are qualified module names (``model.get_submodule(name)``):
+
+    - ``producers``: Conv2d / Linear layers whose output channels are this group;
+    - ``norms``: BatchNorm layers over this group (parameters and running statistics grow with it);
+    - ``consumers``: Conv2d / Linear layers (and parameter-free shortcuts) whose input channels read it;
+    - ``depthwise``: depthwise convolutions (``groups == channels``), which read and write the group;
+    - ``spatial``: for a Linear consumer behind a flatten, how many input features each channel feeds.
+    """
+
+    name: str
+    producers: tuple[str, ...]
+    norms: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+    depthwise: tuple[str, ...] = ()
+    spatial: int = 1
+
+
+class GrowableNet(nn.Module):
+    """Base of every model in :mod:`growth.models`: ``stem -> stages -> head``.
+
+    Subclasses set ``family``, build ``stem``, ``stages`` (an ``nn.ModuleList`` of ``nn.Sequential``
+    of blocks) and ``head``, and implement :meth:`new_block` (if depth-growable) and
+    :meth:`channel_groups`.
+    """
+
+    family: str = ""
+    depth_growable: bool = False
+
+    def __init__(self, *, num_classes: int, image_size: int, width: float) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.image_size = image_size
+        self.width = width
+        self.stem: nn.Module = nn.Identity()
+        self.stages = nn.ModuleList()
+        self.head: nn.Module = nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.head(x)
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        """Number of blocks in each stage."""
+        return tuple(len(stage) for stage in self.stages)
+
+    @property
+    def spec(self) -> str:
+        """The model's current name in the papers' notation, e.g. ``Basic3ResNet-2-1-1``.
+
+        ``build_model(model.spec, ...)`` rebuilds the same architecture.
+        """
+        return "-".join([self.family, *map(str, self.depths)])
+
+    def new_block(self, stage: int) -> nn.Module:
+        """A freshly (default-)initialised block that can be appended to ``stage``.
+
+        It keeps the stage's resolution and channel count (it never downsamples) and lives on the
+        model's device and dtype.  Raises ``ValueError`` for a model that does not grow in depth.
+        """
+        raise ValueError(f"model {self.spec!r} does not grow in depth (family {self.family!r})")
+
+    def channel_groups(self) -> list[ChannelGroup]:
+        """The hidden channel groups, in forward order (image channels and logits are not listed)."""
+        raise NotImplementedError
+
+    def _check_stage(self, stage: int) -> None:
+        if not isinstance(stage, int) or not 0 <= stage < len(self.stages):
+            raise ValueError(
+                f"stage={stage!r} does not exist in {self.spec}: valid stages are 0..{len(self.stages) - 1}"
+            )
+
+    def _like_model(self, module: nn.Module) -> nn.Module:
+        """Move a new module to this model's device and dtype, in this model's train/eval mode."""
+        ref = next(self.parameters())
+        return module.to(device=ref.device, dtype=ref.dtype).train(self.training)

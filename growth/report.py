@@ -1,0 +1,64 @@
+"""Tables and figures from Histories, labelled with what made them (DESIGN.md: every number shown
+carries its profile, dataset, device, epochs and seeds)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+from .history import History
+
+LABELS = {
+    "epoch": "epoch",
+    "train_acc": "train accuracy (%)",
+    "val_acc": "validation accuracy (%)",
+    "test_acc": "test accuracy (%)",
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "macs": "cumulative training FLOPs (fvcore, 1 MAC = 1)",
+    "wall": "wall-clock (s)",
+    "lr": "learning rate",
+    "params": "parameters",
+}
+
+
+def provenance(meta: Mapping[str, Any], seeds: Sequence[int] | None = None) -> str:
+    """One line: profile, dataset, device, epochs and seeds of a run (or of runs over ``seeds``)."""
+    seeds = list(seeds) if seeds is not None else [meta.get("seed")]
+    return (
+        f"profile {meta.get('profile', '?')} | dataset {meta.get('dataset', '?')} | "
+        f"device {meta.get('device', '?')} | {meta.get('epochs', '?')} epochs | "
+        f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    )
+
+
+def plot_runs(histories: Mapping[str, History], y: str, *, x: str = "epoch", ax=None, events: bool = True):
+    """One curve per run of ``y`` against ``x``; growth events marked with dots on the curve."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.gca()
+    for label, history in histories.items():
+        xs, ys = history.series(x), history.series(y)
+        (line,) = ax.plot(xs, ys, label=label)
+        if events and history.events:
+            grew = {e["epoch"] for e in history.events}
+            marks = [(a, b) for a, b, r in zip(xs, ys, history.epochs) if r["epoch"] in grew]
+            if marks:
+                ax.plot(*zip(*marks), "o", color=line.get_color(), markersize=4)
+    ax.set_xlabel(LABELS.get(x, x))
+    ax.set_ylabel(LABELS.get(y, y))
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], digits: int = 2) -> str:
+    """A Markdown table of ``rows`` (dicts) restricted to ``columns``; floats to ``digits`` places."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.{digits}f}"
+        if isinstance(v, int) and abs(v) >= 10_000:
+            return f"{v:,}"
+        return "" if v is None else str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

@@ -1,0 +1,92 @@
+"""Learning-rate schedules, one value per epoch: constant, cosine, step (staircase), warm restarts.
+
+The papers' settings: AutoGrow grows at a constant LR and fine-tunes with a staircase (decays at
+epochs 100 and 150 of 200); FRAGrow grows at a constant LR, then decays with a cosine; VT uses cosine.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+SCHEDULES = ("constant", "cosine", "step", "warm-restarts")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``schedule(epoch)`` is the base learning rate of 0-based ``epoch``."""
+
+    name: str
+    fn: Callable[[int], float]
+
+    def __call__(self, epoch: int) -> float:
+        return self.fn(epoch)
+
+
+def constant(lr: float) -> Schedule:
+    return Schedule("constant", lambda epoch: lr)
+
+
+def cosine(lr: float, epochs: int, min_lr: float = 0.0) -> Schedule:
+    """Cosine annealing from ``lr`` at epoch 0 towards ``min_lr`` at epoch ``epochs``."""
+    return Schedule(
+        "cosine", lambda e: min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs))
+    )
+
+
+def step(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
+    """Staircase: multiply by ``gamma`` at each milestone epoch (e.g. 100 and 150 of 200)."""
+    marks = sorted(milestones)
+    return Schedule("step", lambda e: lr * gamma ** sum(e >= m for m in marks))
+
+
+def warm_restarts(lr: float, period: int, mult: int = 1, min_lr: float = 0.0) -> Schedule:
+    """SGDR (Loshchilov & Hutter): cosine cycles of ``period`` epochs, each ``mult`` times longer."""
+
+    def fn(e: int) -> float:
+        t, length = e, period
+        while t >= length:
+            t, length = t - length, length * mult
+        return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t / length))
+
+    return Schedule("warm-restarts", fn)
+
+
+def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
+    """Build a schedule by name; bad names or options raise ``ValueError`` before any training."""
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr={lr!r} is not allowed: the learning rate must be a positive number")
+    if name == "constant":
+        _no_options(name, options)
+        return constant(lr)
+    if name == "cosine":
+        _only(name, options, {"min_lr"})
+        return cosine(lr, max(epochs, 1), **options)
+    if name == "step":
+        _only(name, options, {"milestones", "gamma"})
+        milestones = options.get("milestones")
+        if milestones is None:
+            milestones = [epochs // 2, (3 * epochs) // 4]  # the 100/150-of-200 staircase, scaled
+        if any(not isinstance(m, int) or m < 0 for m in milestones):
+            raise ValueError(f"milestones={milestones!r} is not allowed: use non-negative integer epochs")
+        return step(lr, milestones, options.get("gamma", 0.1))
+    if name == "warm-restarts":
+        _only(name, options, {"period", "mult", "min_lr"})
+        period = options.pop("period", max(epochs // 4, 1))
+        if not isinstance(period, int) or period < 1:
+            raise ValueError(f"period={period!r} is not allowed: use a positive number of epochs")
+        return warm_restarts(lr, period, **options)
+    raise ValueError(f"schedule={name!r} is unknown: choose one of {', '.join(SCHEDULES)}")
+
+
+def _no_options(name: str, options: dict) -> None:
+    _only(name, options, set())
+
+
+def _only(name: str, options: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(
+            f"schedule_options={options!r} has {unknown} that schedule {name!r} does not take; "
+            f"allowed: {sorted(allowed) or 'none'}"
+        )

@@ -1,0 +1,60 @@
+"""Which stage grows next, towards a target depth per stage.
+
+``RoundRobin`` is AutoGrow's circular list of sub-networks (FRAGrow's "circulation" ablation);
+``Sequential`` fills stages front to back (FRAGrow's default).  Both return ``None`` once every
+stage has reached its target depth.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..protocol import GrowthContext
+
+
+def _check_targets(targets: Sequence[int]) -> tuple[int, ...]:
+    if not targets or any(not isinstance(t, int) or t < 1 for t in targets):
+        raise ValueError(f"targets={targets!r} is not allowed: give a positive target depth per stage")
+    return tuple(targets)
+
+
+def _room(ctx: GrowthContext, targets: tuple[int, ...]) -> list[int]:
+    depths = ctx.model.depths
+    if len(depths) != len(targets):
+        raise ValueError(f"targets={targets!r} has {len(targets)} stages; the model {ctx.model.spec} has {len(depths)}")
+    return [s for s, (d, t) in enumerate(zip(depths, targets)) if d < t]
+
+
+@dataclass
+class Sequential:
+    """Grow the first stage that is below its target depth."""
+
+    targets: Sequence[int]
+    name: str = "sequential"
+
+    def __post_init__(self) -> None:
+        self.targets = _check_targets(self.targets)
+
+    def __call__(self, ctx: GrowthContext) -> int | None:
+        room = _room(ctx, self.targets)
+        return room[0] if room else None
+
+
+@dataclass
+class RoundRobin:
+    """Visit the stages still below their target in turn, starting after the stage grown last."""
+
+    targets: Sequence[int]
+    name: str = "round-robin"
+
+    def __post_init__(self) -> None:
+        self.targets = _check_targets(self.targets)
+
+    def __call__(self, ctx: GrowthContext) -> int | None:
+        room = _room(ctx, self.targets)
+        if not room:
+            return None
+        last = ctx.state.get("round_robin_last", -1)
+        stage = next((s for s in room if s > last), room[0])
+        ctx.state["round_robin_last"] = stage
+        return stage
