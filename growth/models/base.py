@@ -96,3 +96,102 @@ class GrowableNet(nn.Module):
         """Move a new module to this model's device and dtype, in this model's train/eval mode."""
         ref = next(self.parameters())
         return module.to(device=ref.device, dtype=ref.dtype).train(self.training)
+
+
+# --------------------------------------------------------------------------- wiring -> channel groups
+# Added by the model-zoo engineer: every family describes, per stem part, block and head, which of
+# its layers read, make and normalise its input and output channels; one walk over the model then
+# yields all channel groups, so no family hand-writes its group list.
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How one module (a stem part, a block, a head part) plugs into channel groups.
+
+    Names are relative to the module.  ``reads``, ``read_norms``, ``read_depthwise``: its layers that
+    consume its input channels, normalise them (pre-activation BN, the BN after a depthwise conv) or
+    apply a depthwise conv to them; ``spatial``: features per channel of a flattened Linear reader.
+    ``internal``: groups wholly inside the module.  ``writes`` / ``write_norms``: its layers that
+    produce / normalise its output channels (none for the last head part).  ``residual``: the output
+    is added to the input through an identity shortcut, so input and output are one group.
+    """
+
+    reads: tuple[str, ...] = ()
+    read_norms: tuple[str, ...] = ()
+    read_depthwise: tuple[str, ...] = ()
+    spatial: int = 1
+    internal: tuple[ChannelGroup, ...] = ()
+    writes: tuple[str, ...] = ()
+    write_norms: tuple[str, ...] = ()
+    residual: bool = False
+
+
+def wired_channel_groups(model: GrowableNet) -> list[ChannelGroup]:
+    """The channel groups of ``model``, from the :class:`Wiring` of its modules, in forward order.
+
+    Walks ``stem``, ``stages``, ``head`` depth first in registration order (which must be forward
+    order); a module with a ``wiring()`` method is a leaf of the walk, any other module is descended
+    into.  The image read by the first layer and the logits written by the last are no groups.
+    """
+    groups: list[dict] = []
+    current: dict | None = None
+
+    def qualify(prefix: str, names: tuple[str, ...]) -> list[str]:
+        return [f"{prefix}.{n}" for n in names]
+
+    def visit(prefix: str, module: nn.Module) -> None:
+        nonlocal current
+        wiring = getattr(module, "wiring", None)
+        if wiring is None:
+            for name, child in module.named_children():
+                visit(f"{prefix}.{name}", child)
+            return
+        w: Wiring = wiring()
+        if current is not None:
+            current["consumers"] += qualify(prefix, w.reads)
+            current["norms"] += qualify(prefix, w.read_norms)
+            current["depthwise"] += qualify(prefix, w.read_depthwise)
+            if w.spatial != 1:
+                current["spatial"] = w.spatial
+        for g in w.internal:
+            groups.append(
+                {
+                    "name": f"{prefix}.{g.name}",
+                    "producers": qualify(prefix, g.producers),
+                    "norms": qualify(prefix, g.norms),
+                    "consumers": qualify(prefix, g.consumers),
+                    "depthwise": qualify(prefix, g.depthwise),
+                    "spatial": g.spatial,
+                }
+            )
+        if w.residual:
+            if current is None:
+                raise ValueError(f"{prefix}: a residual module cannot read the image")
+            current["producers"] += qualify(prefix, w.writes)
+            current["norms"] += qualify(prefix, w.write_norms)
+        elif w.writes:
+            current = {
+                "name": prefix,
+                "producers": qualify(prefix, w.writes),
+                "norms": qualify(prefix, w.write_norms),
+                "consumers": [],
+                "depthwise": [],
+                "spatial": 1,
+            }
+            groups.append(current)
+        else:
+            current = None
+
+    for part in ("stem", "stages", "head"):
+        visit(part, getattr(model, part))
+    return [
+        ChannelGroup(
+            name=g["name"],
+            producers=tuple(g["producers"]),
+            norms=tuple(g["norms"]),
+            consumers=tuple(g["consumers"]),
+            depthwise=tuple(g["depthwise"]),
+            spatial=g["spatial"],
+        )
+        for g in groups
+    ]
