@@ -1,0 +1,165 @@
+"""The command line: ``python -m growth <command> ...`` (or the ``growth`` console script).
+
+Commands
+--------
+``describe NAME``  a zoo model's spec, parameter count and forward MACs per sample
+``models``         the names the model zoo builds
+
+Every command is a pair of functions below, ``_add_<command>(subparsers)`` declaring its arguments and
+``_cmd_<command>(args) -> int`` running it; :func:`_build_parser` lists them. A bad value (an unknown
+model, a malformed name, a non-positive size) prints the ``ValueError``'s message to stderr and exits
+with status 2, as argparse does for its own usage errors; no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from typing import Sequence
+
+USAGE_ERROR = 2
+
+
+def _quiet_deprecations() -> None:
+    """PyTorch deprecates ``torch.jit`` (used by torchvision at import and by fvcore to trace): not the user's concern."""
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\..* is deprecated", category=FutureWarning)
+
+
+# --------------------------------------------------------------------------- argument types
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- describe
+
+
+def _add_describe(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "describe",
+        help="a model's spec, parameters and forward MACs per sample",
+        description=(
+            "Build a zoo model and print its spec, parameter count and forward MACs per sample "
+            "(FLOPs as fvcore counts them: 1 multiply-add = 1; training = 3 x forward)."
+        ),
+    )
+    p.add_argument("name", help="model name in the papers' notation, e.g. ResNet-20, Basic3ResNet-1-1-1, VGG-11")
+    p.add_argument("--image-size", type=_positive_int, default=32, help="input height and width (default 32)")
+    p.add_argument("--num-classes", type=_positive_int, default=10, help="number of classes (default 10)")
+    p.add_argument("--width", type=_positive_float, default=1.0, help="width multiplier (default 1.0)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.set_defaults(func=_cmd_describe)
+
+
+def describe(name: str, *, image_size: int = 32, num_classes: int = 10, width: float = 1.0) -> dict:
+    """The facts ``describe`` prints, as a JSON-serialisable dict (MACs and parameters as ints)."""
+    from growth.cost import forward_macs_by_operator
+    from growth.models import build_model
+
+    model = build_model(name, num_classes=num_classes, image_size=image_size, width=width)
+    by_op = forward_macs_by_operator(model)
+    macs = sum(by_op.values())
+    shape = (getattr(model, "in_channels", 3), image_size, image_size)
+    depths = getattr(model, "depths", None)
+    return {
+        "name": name,
+        "spec": getattr(model, "spec", name),
+        "depths": None if depths is None else list(depths),
+        "params": int(sum(p.numel() for p in model.parameters())),
+        "macs": int(macs),
+        "training_macs_per_sample": 3 * int(macs),
+        "macs_by_operator": by_op,
+        "input_shape": list(shape),
+        "image_size": image_size,
+        "num_classes": num_classes,
+        "width": width,
+    }
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from growth.cost import PRODUCT_OPS, format_macs
+
+    info = describe(args.name, image_size=args.image_size, num_classes=args.num_classes, width=args.width)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    shape = "x".join(map(str, info["input_shape"]))
+    products = sum(v for k, v in info["macs_by_operator"].items() if k in PRODUCT_OPS)
+    ops = ", ".join(f"{k} {v:,}" for k, v in info["macs_by_operator"].items())
+    print(f"{info['name']}: spec {info['spec']}, input {shape}, {info['num_classes']} classes, width {info['width']:g}")
+    print(f"  params:                     {info['params']:,}")
+    print(f"  forward MACs per sample:    {info['macs']:,} ({format_macs(info['macs'])}; FLOPs as fvcore counts, 1 MAC = 1)")
+    print(f"    conv + linear products:   {products:,}")
+    print(f"    by operator:              {ops}")
+    print(f"  training MACs per sample:   {info['training_macs_per_sample']:,} (3 x forward)")
+    return 0
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _add_models(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list the model names the zoo builds")
+    p.set_defaults(func=_cmd_models)
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    from growth.models import list_models
+
+    for name in list_models():
+        print(name)
+    return 0
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="growth",
+        description="Grow neural networks in depth and width: how, where and when.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_describe(subparsers)
+    _add_models(subparsers)
+    # New commands go here, each as an _add_<command>/_cmd_<command> pair above, e.g. the papers'
+    # experiments: `python -m growth run RECIPE ...` (_add_run / _cmd_run, calling growth.recipes).
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m growth`` and of the ``growth`` console script; returns the exit status."""
+    _quiet_deprecations()
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # argparse's own usage errors (status 2) and --help (status 0)
+        return exit_.code if isinstance(exit_.code, int) else USAGE_ERROR
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"growth {args.command}: error: {err}", file=sys.stderr)
+        return USAGE_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
