@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= bench
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit nbval book html golden bench clean lock
+.PHONY: install test unit nbval book html book-clean golden bench clean lock
 
 install: $(STAMP)
 
@@ -21,8 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# CI=true as in tools/run_notebooks.py, which wrote the golden outputs: progress bars stay off.
 test: $(STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	CI=true $(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
@@ -36,15 +37,23 @@ book: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) --out book/notebooks notebooks
 	$(MAKE) html
 
-# Build the HTML book from the notebooks already executed under book/ (no execution).
+# Build the HTML book into _build/html from the notebooks already executed under book/notebooks/
+# (execution is off in _config.yml). -W: any warning fails the build, after --keep-going has
+# reported them all; --all rebuilds every page, so an unchanged page's warnings are not hidden.
 html: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . -W --keep-going
+	$(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml -W --keep-going --all
+
+# Remove the built book (HTML, doctrees), keeping the executed notebooks.
+book-clean:
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
 
+# Regenerate requirements.lock (pip-tools), then environment.yml from it (conda users, same pins).
 lock:
-	pip-compile --generate-hashes --extra dev --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+	pip-compile --generate-hashes --no-emit-find-links --no-emit-index-url --extra dev --strip-extras --allow-unsafe -o requirements.lock pyproject.toml
+	$(PYTHON) tools/lock_to_env.py requirements.lock environment.yml
 
 clean:
 	rm -rf _build

@@ -1,0 +1,279 @@
+#!/usr/bin/env python
+"""Execute notebooks with papermill at one of the profiles in profiles/.
+
+    python tools/run_notebooks.py --profile bench --out book/notebooks notebooks
+    python tools/run_notebooks.py --profile smoke --in-place notebooks
+    python tools/run_notebooks.py --profile paper -p epochs 180 --out runs notebooks/quickstart.ipynb
+
+Each notebook gets the profile's values for the parameters its `parameters` cell declares
+(papermill's `inspect_notebook` says which); `-p KEY VALUE` overrides a value (VALUE is read as
+YAML: `180` is an int, `[0, 1]` a list, `null` None). Keys a notebook does not declare are not
+passed to it. Notebooks run with CI=true (progress bars off), in the folder their output goes
+to, on the kernel named by their kernelspec, which must be this interpreter.
+
+After a successful run the cell papermill injected (tag `injected-parameters`) is also tagged
+`hide-cell`: Jupyter Book folds it behind a toggle, so the values a page was made with stay one
+click away. The executed notebook is written to a temporary file beside its destination and moved
+into place with os.replace, so an interrupted run never leaves a half-written notebook. A failed
+notebook's partial output is kept in a temporary folder, whose path is printed.
+
+Exit status: 0 if every notebook ran, 1 if any failed (each failure is named), 2 on bad usage.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PROFILES = REPO / "profiles"
+INJECTED_TAG = "injected-parameters"
+HIDE_TAG = "hide-cell"
+
+
+class UsageError(Exception):
+    """A problem with the command line, the profile or the kernel: nothing was executed."""
+
+
+def load_profile(name: str) -> dict:
+    """The parameters of profiles/NAME.yaml (or of a YAML file given by path)."""
+    import yaml
+
+    path = Path(name)
+    if path.suffix not in {".yaml", ".yml"}:
+        path = PROFILES / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in PROFILES.glob("*.yaml"))
+        raise UsageError(f"profile {name!r}: no file {path}; known profiles: {', '.join(known)}")
+    with open(path, encoding="utf-8") as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise UsageError(f"profile {path}: expected a mapping of parameter names to values")
+    return data
+
+
+def parse_overrides(pairs: list[list[str]]) -> dict:
+    import yaml
+
+    overrides = {}
+    for key, raw in pairs:
+        try:
+            overrides[key] = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"-p {key} {raw!r}: not a YAML value ({exc})") from None
+    return overrides
+
+
+def find_notebooks(paths: list[str]) -> list[Path]:
+    """Notebook files named on the command line, and the *.ipynb directly inside named folders."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.glob("*.ipynb") if not p.name.startswith(".")))
+        elif path.is_file() and path.suffix == ".ipynb":
+            found.append(path)
+        elif path.exists():
+            raise UsageError(f"{raw}: not a notebook (.ipynb) or a folder")
+        else:
+            raise UsageError(f"{raw}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for p in found:
+        unique.setdefault(p.resolve(), p)
+    return list(unique.values())
+
+
+def check_kernel(name: str) -> None:
+    """Refuse a kernel that would run another interpreter than this one.
+
+    jupyter_client replaces a kernelspec's leading `python`, `python3` or `python3.X` with
+    sys.executable (ipykernel's own spec, installed into .venv/share/jupyter/kernels/python3, is
+    of that kind), so such a spec runs the notebook in this virtualenv. A spec that names another
+    executable (a stray user-level kernel.json, say) would not.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        raise UsageError(f"kernel {name!r} not found; install ipykernel in this environment") from None
+    exe = spec.argv[0] if spec.argv else ""
+    major, minor = sys.version_info[:2]
+    if exe in {"python", f"python{major}", f"python{major}.{minor}"}:
+        return
+    resolved = shutil.which(exe) or exe
+    if os.path.abspath(resolved) == os.path.abspath(sys.executable):
+        return
+    raise UsageError(
+        f"kernel {name!r} ({spec.resource_dir}) runs {exe!r}, not this interpreter "
+        f"({sys.executable}); remove that kernelspec or pass --kernel with one that runs "
+        f"`python -m ipykernel_launcher`"
+    )
+
+
+def declared_parameters(path: Path) -> dict:
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def hide_injected_cell(nb) -> bool:
+    """Tag papermill's injected-parameters cell hide-cell; True if there was one.
+
+    The toggle gets its own label (myst-nb's cell-level `code_prompt_show`), so that a reader who
+    sees the smoke defaults in the `parameters` cell above knows where the values used are.
+    """
+    found = False
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if INJECTED_TAG in tags:
+            found = True
+            if HIDE_TAG not in tags:
+                cell.metadata["tags"] = [*tags, HIDE_TAG]
+            cell.metadata["mystnb"] = {
+                **cell.metadata.get("mystnb", {}),
+                "code_prompt_show": "Show the parameter values this page was run with",
+                "code_prompt_hide": "Hide the parameter values this page was run with",
+            }
+    return found
+
+
+def write_atomically(nb, dest: Path) -> None:
+    """Write the notebook to a temporary file beside dest, then move it into place."""
+    import nbformat
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            nbformat.write(nb, f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str | None,
+            timeout: float | None) -> None:
+    """Execute src into dest. Raises RuntimeError with a one-line reason on failure."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    declared = declared_parameters(src)
+    if not declared:
+        raise RuntimeError("no cell tagged 'parameters'")
+    params = {k: v for k, v in profile.items() if k in declared}
+    for key, value in overrides.items():
+        if key in declared:
+            params[key] = value
+        else:
+            print(f"  note: {src.name} does not declare parameter {key!r}; -p {key} not passed",
+                  file=sys.stderr)
+    undeclared = sorted(set(profile) - set(declared))
+    if undeclared:
+        print(f"  note: {src.name} does not declare profile keys {undeclared}; not passed",
+              file=sys.stderr)
+
+    nb_kernel = kernel or nbformat.read(src, as_version=4).metadata.get(
+        "kernelspec", {}).get("name", "python3")
+    check_kernel(nb_kernel)
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix=f"run_notebooks-{src.stem}-"))
+    scratch = scratch_dir / src.name
+    # ipykernel warns on its stderr (the terminal, not the notebook) that it talks to us over
+    # local TCP; keep the run quiet and let only its errors through.
+    engine_kwargs: dict = {"extra_arguments": ["--log-level=ERROR"]}
+    if timeout is not None:
+        engine_kwargs["execution_timeout"] = timeout
+    try:
+        papermill.execute_notebook(
+            str(src),
+            str(scratch),
+            parameters=params,
+            kernel_name=nb_kernel,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(dest.parent),
+            **engine_kwargs,
+        )
+    except PapermillExecutionError as exc:
+        raise RuntimeError(
+            f"cell {exc.cell_index} raised {exc.ename}: {exc.evalue} "
+            f"(partial output kept in {scratch})"
+        ) from None
+    except Exception as exc:  # kernel died, timeout, unreadable notebook, ...
+        kept = f" (partial output kept in {scratch})" if scratch.exists() else ""
+        raise RuntimeError(f"{type(exc).__name__}: {exc}{kept}") from None
+
+    nb = nbformat.read(scratch, as_version=4)
+    hide_injected_cell(nb)
+    write_atomically(nb, dest)
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description="Execute notebooks with papermill at a profile from profiles/.")
+    parser.add_argument("paths", nargs="+", help="notebook files, or folders of notebooks")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", metavar="DIR", help="write executed copies into DIR (same names)")
+    where.add_argument("--in-place", action="store_true", help="overwrite each notebook")
+    parser.add_argument("--profile", default="smoke",
+                        help="profiles/NAME.yaml (or a path to a YAML file); default: smoke")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("KEY", "VALUE"), help="override one parameter (VALUE is YAML)")
+    parser.add_argument("--kernel", default=None,
+                        help="kernel name (default: each notebook's kernelspec, python3)")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="seconds a single cell may run (default: no limit)")
+    args = parser.parse_args(argv)
+
+    os.environ["CI"] = "true"  # the notebooks' progress bars stay quiet
+    try:
+        profile = load_profile(args.profile)
+        overrides = parse_overrides(args.parameter)
+        notebooks = find_notebooks(args.paths)
+    except UsageError as exc:
+        print(f"run_notebooks: {exc}", file=sys.stderr)
+        return 2
+    if not notebooks:
+        print(f"run_notebooks: no notebooks in {' '.join(args.paths)}; nothing to do")
+        return 0
+
+    failed: list[tuple[Path, str]] = []
+    for src in notebooks:
+        dest = src if args.in_place else Path(args.out) / src.name
+        start = time.perf_counter()
+        try:
+            run_one(src, dest, profile, overrides, args.kernel, args.timeout)
+        except UsageError as exc:
+            print(f"run_notebooks: {exc}", file=sys.stderr)
+            return 2
+        except RuntimeError as exc:
+            failed.append((src, str(exc)))
+            print(f"FAILED {src}: {exc}", file=sys.stderr)
+            continue
+        print(f"ok     {src} -> {dest}  [{args.profile}, {time.perf_counter() - start:.1f} s]")
+
+    if failed:
+        print(f"run_notebooks: {len(failed)} of {len(notebooks)} notebooks failed:", file=sys.stderr)
+        for src, reason in failed:
+            print(f"  {src}: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
