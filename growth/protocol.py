@@ -35,21 +35,49 @@ Locator = Callable[[GrowthContext], Optional[Any]]  # None: nothing can grow any
 Operator = Callable[[GrowthContext, Any], nn.Module]  # returns the grown model (may be the same object)
 
 
-class Grower:
-    """Bundles when / where / how; fires at most one growth event per epoch."""
+@dataclass(frozen=True)
+class FineTune:
+    """What follows growth: ``epochs`` more epochs at their own LR schedule, then the run ends.
 
-    def __init__(self, when: Trigger, where: Locator, how: Operator, *, name: str = "") -> None:
+    AutoGrow: once no sub-network may grow, fine-tune with a staircase LR (100/150 of 200 epochs).
+    ``lr=None`` keeps the run's base LR.
+    """
+
+    epochs: int
+    schedule: str = "step"
+    lr: float | None = None
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.epochs, int) or self.epochs < 0:
+            raise ValueError(f"epochs={self.epochs!r} is not allowed for fine-tuning: use a non-negative integer")
+
+
+class Grower:
+    """Bundles when / where / how; fires at most one growth event per epoch.
+
+    ``finished`` turns true once the locator finds nothing left to grow; with ``finetune`` set, the
+    training loop then switches to the fine-tuning schedule and ends the run after its epochs
+    (``epochs`` of the run is then a budget, not a length).
+    """
+
+    def __init__(
+        self, when: Trigger, where: Locator, how: Operator, *, finetune: FineTune | None = None, name: str = ""
+    ) -> None:
         self.when, self.where, self.how = when, where, how
+        self.finetune = finetune
         self.name = name or f"{_name(when)}/{_name(where)}/{_name(how)}"
         self.state: dict[str, Any] = {}
+        self.finished = False
 
     def step(self, ctx: GrowthContext) -> tuple[nn.Module, dict[str, Any] | None]:
         """Grow if the trigger fires and the locator finds a target; return (model, event or None)."""
         ctx.state = self.state
-        if not self.when(ctx):
+        if self.finished or not self.when(ctx):
             return ctx.model, None
         target = self.where(ctx)
         if target is None:
+            self.finished = True
             return ctx.model, None
         before = ctx.model.spec if hasattr(ctx.model, "spec") else type(ctx.model).__name__
         extra_before = _extra(ctx)
@@ -57,6 +85,7 @@ class Grower:
         model = self.how(ctx, target)
         seconds = time.perf_counter() - start
         event = {
+            "kind": "grow",
             "epoch": ctx.epoch,
             "target": target,
             "before": before,
@@ -73,4 +102,4 @@ def _name(part: Any) -> str:
 
 
 def _extra(ctx: GrowthContext) -> int:
-    return sum(ctx.cost.extra_macs.values()) if ctx.cost is not None else 0
+    return ctx.cost.extra_total if ctx.cost is not None else 0

@@ -39,7 +39,7 @@ def plot_runs(histories: Mapping[str, History], y: str, *, x: str = "epoch", ax=
         xs, ys = history.series(x), history.series(y)
         (line,) = ax.plot(xs, ys, label=label)
         if events and history.events:
-            grew = {e["epoch"] for e in history.events}
+            grew = {e["epoch"] for e in history.events if e.get("kind", "grow") == "grow"}
             marks = [(a, b) for a, b, r in zip(xs, ys, history.epochs) if r["epoch"] in grew]
             if marks:
                 ax.plot(*zip(*marks), "o", color=line.get_color(), markersize=4)
