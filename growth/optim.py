@@ -2,9 +2,11 @@
 
 AutoGrow's code carries optimizer state by parameter name and starts new parameters with empty
 state; VT keeps Adam's moments across width growth, zero-padded for the new units. One rule covers
-both: state is matched by qualified parameter name; equal shapes are copied, a parameter that grew
-(new units appended at the end of each dimension) gets its old state in the leading corner and zeros
-elsewhere; new parameters start empty.  ``reset=True`` drops all state, as most papers' code does.
+both: a parameter that survived growth as the same tensor keeps its state (whatever its name is now:
+inserting a block mid-stage renumbers the blocks after it); a parameter that an operator replaced
+takes the state its name had, copied if the shape is equal, in the leading corner with zeros
+elsewhere if it grew (new units appended at the end of each dimension); new parameters start empty.
+``reset=True`` drops all state, as most papers' code does.
 """
 from __future__ import annotations
 
@@ -34,20 +36,24 @@ def build_optimizer(
     raise ValueError(f"optimizer={name!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
 
 
-def named_state(optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, dict]:
-    """The optimizer's per-parameter state keyed by the parameter's qualified name in ``model``."""
+def named_state(optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, tuple[torch.Tensor, dict]]:
+    """Before growth: ``{qualified name: (parameter, its optimizer state)}`` for ``model``."""
     names = {id(p): n for n, p in model.named_parameters()}
-    return {names[id(p)]: state for p, state in optimizer.state.items() if id(p) in names}
+    return {names[id(p)]: (p, state) for p, state in optimizer.state.items() if id(p) in names}
 
 
-def carry_state(old_state: dict[str, dict], optimizer: torch.optim.Optimizer, model: nn.Module) -> int:
+def carry_state(old_state: dict[str, tuple[torch.Tensor, dict]], optimizer: torch.optim.Optimizer,
+                model: nn.Module) -> int:
     """Load ``old_state`` (from :func:`named_state` before growth) into ``optimizer`` for ``model``.
 
     Returns the number of parameters whose state was carried.
     """
+    present = {id(p) for p in model.parameters()}
+    by_identity = {id(p): state for p, state in old_state.values()}
+    replaced = {name: state for name, (p, state) in old_state.items() if id(p) not in present}
     carried = 0
     for name, param in model.named_parameters():
-        state = old_state.get(name)
+        state = by_identity.get(id(param)) or replaced.get(name)
         if not state or not param.requires_grad:
             continue
         new_state = {}

@@ -68,7 +68,7 @@ def test_optimizer_state_carried_across_growth(data, monkeypatch):
 
     def spy(optimizer, old_state, model, *, reset=False):
         new = real(optimizer, old_state, model, reset=reset)
-        seen["old"] = {n: s["momentum_buffer"].clone() for n, s in old_state.items()}
+        seen["old"] = {n: s["momentum_buffer"].clone() for n, (_, s) in old_state.items()}
         seen["new"] = {n: new.state[p]["momentum_buffer"].clone() for n, p in model.named_parameters() if p in new.state}
         seen["names"] = [n for n, _ in model.named_parameters()]
         return new
