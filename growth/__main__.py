@@ -4,6 +4,8 @@ Commands
 --------
 ``describe NAME``  a zoo model's spec, parameter count and forward MACs per sample
 ``models``         the names the model zoo builds
+``run RECIPE``     a paper's experiment (``growth.recipes.RECIPES``), e.g. ``run autogrow --profile smoke``;
+                   prints the found net, its accuracy and cost, and writes the History JSON (``--out``)
 
 Every command is a pair of functions below, ``_add_<command>(subparsers)`` declaring its arguments and
 ``_cmd_<command>(args) -> int`` running it; :func:`_build_parser` lists them. A bad value (an unknown
@@ -130,6 +132,45 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- run
+
+
+def _add_run(subparsers: argparse._SubParsersAction) -> None:
+    from growth.recipes import RECIPES
+
+    p = subparsers.add_parser(
+        "run",
+        help="run a paper's experiment (a recipe): print the found net, its accuracy and cost",
+        description=(
+            "Run a recipe of growth.recipes at a profile's scale (smoke, bench, paper), with any of its "
+            "parameters overridden; print the found net, its accuracy and training cost, and write the "
+            "run's History as JSON."
+        ),
+    )
+    recipes = p.add_subparsers(dest="recipe", metavar="RECIPE", required=True)
+    for name, recipe in RECIPES.items():
+        rp = recipes.add_parser(name, help=recipe.description, description=recipe.description)
+        recipe.add_arguments(rp)
+        rp.add_argument("--out", default="history.json", help="where to write the History JSON (default history.json)")
+        rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+        rp.set_defaults(func=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from growth.recipes import get_recipe
+
+    recipe = get_recipe(args.recipe)
+    config = recipe.config_from_args(args)  # every parameter checked here, before any data or training
+    run = recipe.run(config, history_path=args.out)
+    summary = {**recipe.summary(run), "history": str(args.out)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(recipe.format_summary(summary))
+        print(f"  history:         {args.out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- the parser
 
 
@@ -141,8 +182,8 @@ def _build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_describe(subparsers)
     _add_models(subparsers)
-    # New commands go here, each as an _add_<command>/_cmd_<command> pair above, e.g. the papers'
-    # experiments: `python -m growth run RECIPE ...` (_add_run / _cmd_run, calling growth.recipes).
+    _add_run(subparsers)
+    # New commands go here, each as an _add_<command>/_cmd_<command> pair above.
     return parser
 
 

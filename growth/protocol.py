@@ -3,7 +3,9 @@
 The training loop calls :meth:`Grower.step` at the end of every epoch.  The three parts only see a
 :class:`GrowthContext`, so a new method is one callable in ``growth.when``, ``growth.where`` or
 ``growth.how``.  An operator that computes (AutoGrow's AdamInit, GradMax's SVD) adds that compute to
-``ctx.cost`` with ``add_extra``; the event records it.
+``ctx.cost`` with ``add_extra``; the event records it.  A part may record decisions of its own as
+events with another ``kind`` (AutoGrow's stopping policy appends ``{"kind": "freeze", ...}`` to
+``ctx.history.events``); growth events have ``kind == "grow"``.
 """
 from __future__ import annotations
 

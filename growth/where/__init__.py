@@ -1,4 +1,5 @@
 """Where to grow: locators that pick the stage (sub-network) that grows next."""
 from .stages import RoundRobin, Sequential
+from .stopping import StoppingRoundRobin
 
-__all__ = ["RoundRobin", "Sequential"]
+__all__ = ["RoundRobin", "Sequential", "StoppingRoundRobin"]

@@ -1,0 +1,129 @@
+"""Convergent growth: grow once the current net has converged (AutoGrow's c-AutoGrow).
+
+The rule, with ``M(s)`` the best value of ``metric`` over epochs ``1..s`` of the run (a running
+maximum for accuracies, a running minimum for losses) and ``g`` the epoch of the last growth (0
+before any):
+
+    fire at epoch ``t``  iff  ``t - g >= patience``, ``(t - g) % every == 0``, ``t > patience``
+    and the improvement ``M(t) - M(t - patience)`` is at most ``min_delta``.
+
+In words: over the last ``patience`` epochs, all of them trained on the current net, the best
+validation accuracy did not rise by more than ``min_delta`` (percent points, as accuracies are in
+percent throughout).  The reference ``M(t - patience)`` is the best of the whole run so far, so
+right after a growth the new net is compared with everything before it: it has converged when it
+could not beat that best by more than ``min_delta`` within ``patience`` epochs.
+
+The same helpers (:func:`metric_values`, :func:`improvement`, :func:`last_growth`) serve AutoGrow's
+stopping policy in :mod:`growth.where.stopping`.
+
+AutoGrow's code (``main.py``, the convergent version) [code]: growth is checked every ``K`` epochs
+(``every = patience = K``) on an exponential moving average (decay 0.95) of the accuracy; the
+improvement over the last ``K`` epochs must stay below the threshold.  We use the running maximum,
+as the authors' later periodic code does for its stopping policy (``--growing-metric max``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from ..history import History
+from ..protocol import GrowthContext
+
+MODES = ("auto", "max", "min")
+
+
+def resolve_mode(metric: str, mode: str) -> str:
+    """``"auto"``: ``"min"`` for a loss (the metric's name ends in ``loss``), ``"max"`` otherwise."""
+    if mode == "auto":
+        return "min" if metric.endswith("loss") else "max"
+    return mode
+
+
+def check_metric(metric: Any, mode: Any) -> None:
+    """``ValueError`` naming the parameter for a bad ``metric`` or ``mode``."""
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric={metric!r} is not allowed: name a per-epoch History key such as 'val_acc'")
+    if mode not in MODES:
+        raise ValueError(f"mode={mode!r} is unknown: choose one of {', '.join(MODES)}")
+
+
+def metric_values(history: History, metric: str, upto: int) -> list[float]:
+    """The value of ``metric`` at epochs ``1..upto`` (index ``s - 1`` holds epoch ``s``).
+
+    Raises ``ValueError`` when an epoch lacks the metric (e.g. ``val_acc`` without a validation
+    split), so a policy never decides on missing numbers.
+    """
+    values: list[float] = []
+    for record in history.epochs[:upto]:
+        value = record.get(metric)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(
+                f"metric={metric!r} was not recorded at epoch {record.get('epoch')}: load the data with "
+                f"val_fraction > 0 for 'val_acc', or choose another metric (e.g. 'test_acc', 'train_acc')"
+            )
+        values.append(float(value))
+    if len(values) < upto:
+        raise ValueError(f"the history has {len(values)} epochs, the policy asked for epoch {upto}")
+    return values
+
+
+def running_best(values: Sequence[float], upto: int, mode: str) -> float:
+    """``M(upto)``: the best of ``values[:upto]`` (max or min by ``mode``); ``upto >= 1``."""
+    window = values[:upto]
+    return max(window) if mode == "max" else min(window)
+
+
+def improvement(values: Sequence[float], start: int, end: int, mode: str) -> float:
+    """How much the running best improved from epoch ``start`` to epoch ``end``: ``M(end) - M(start)``
+    for ``mode="max"`` and ``M(start) - M(end)`` for ``"min"`` (never negative)."""
+    gain = running_best(values, end, mode) - running_best(values, start, mode)
+    return gain if mode == "max" else -gain
+
+
+def last_growth(history: History, upto: int | None = None) -> int:
+    """Epoch of the last growth event (``kind == "grow"``) at or before ``upto``; 0 if none."""
+    epochs = [
+        e["epoch"] for e in history.events
+        if e.get("kind", "grow") == "grow" and (upto is None or e["epoch"] <= upto)
+    ]
+    return max(epochs, default=0)
+
+
+@dataclass
+class Convergent:
+    """Fires once the current net has converged (module docstring has the exact rule).
+
+    ``patience``: epochs without an improvement above ``min_delta`` (default 10).
+    ``min_delta``: the improvement, in the metric's units, that still counts as progress (default
+    0.05, AutoGrow's tau, in percent points).  ``metric``: a per-epoch History key (default
+    ``"val_acc"``).  ``every``: look only every ``every`` epochs after the last growth (default 1;
+    AutoGrow's code checks every K epochs: ``every = patience = K``).  ``mode``: ``"max"`` (accuracy),
+    ``"min"`` (loss) or ``"auto"`` (by the metric's name; the default).
+    """
+
+    patience: int = 10
+    min_delta: float = 0.05
+    metric: str = "val_acc"
+    every: int = 1
+    mode: str = "auto"
+    name: str = "convergent"
+
+    def __post_init__(self) -> None:
+        for param in ("patience", "every"):
+            value = getattr(self, param)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{param}={value!r} is not allowed: use a positive integer number of epochs")
+        if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) \
+                or not math.isfinite(self.min_delta) or self.min_delta < 0:
+            raise ValueError(f"min_delta={self.min_delta!r} is not allowed: use a finite number >= 0")
+        check_metric(self.metric, self.mode)
+
+    def __call__(self, ctx: GrowthContext) -> bool:
+        t = ctx.epoch
+        since = t - last_growth(ctx.history, t)
+        if since < self.patience or since % self.every or t <= self.patience:
+            return False
+        mode = resolve_mode(self.metric, self.mode)
+        values = metric_values(ctx.history, self.metric, t)
+        return improvement(values, t - self.patience, t, mode) <= self.min_delta
