@@ -22,8 +22,7 @@ with ``num_train`` or ``label_noise``, and the training images do not change wit
 ``data_seed`` is independent of ``load``'s split ``seed``.
 
 Presets (``load("synthetic", preset=...)``, explicit options override the preset's values) are
-:data:`SYNTHETIC_PRESETS`; their measured behaviour is in the module's section of the report and
-in the docstring of each below.
+:data:`SYNTHETIC_PRESETS`; their measured behaviour is in the comment above it.
 """
 
 from __future__ import annotations
@@ -53,13 +52,22 @@ SYNTHETIC_DEFAULTS = {
     "max_shift": 6,
 }
 
-#: Named option sets for ``load("synthetic", preset=name)``.
+#: Named option sets for ``load("synthetic", preset=name)``; explicit options override them.
 #:
-#: ``overfit``: few samples and 30% wrong training labels. A small CNN memorises the training set
-#: (train accuracy near 100%) while test accuracy stays far lower: a large generalisation gap.
+#: Measured (CPU, one run, seed 0) with a 4-conv CNN of widths w-2w-4w-4w (BatchNorm, ReLU, max-pool,
+#: global average pool, linear), SGD-Nesterov 0.9, one-cycle LR peak 0.05, wd 5e-4, batch 128;
+#: accuracy on the training split (its own, possibly noisy, labels) and on the clean test split:
 #:
-#: ``underfit``: many samples, 100 classes of 5 shifted patterns each, heavy noise. A small CNN
-#: cannot fit the training set in a few epochs (low train accuracy); a wider one does better.
+#: * default (5000 train, 10 classes, difficulty 1): w=8, 5 epochs: train 0.870 / test 0.859;
+#:   w=32, 5 epochs: 0.975 / 0.962. Learnable, not trivial for the small net.
+#: * ``overfit``: 500 training samples, 20% of their labels wrong, difficulty 1.5. w=16, 30 epochs,
+#:   no augmentation: train 1.000 / test 0.356 (the net memorises the noise); with shift+flip
+#:   augmentation: 0.606 / 0.458. More data closes the gap: the same options with 5000 samples
+#:   (augmented, 30 epochs) give 0.723 / 0.817.
+#: * ``underfit``: 10000 samples, 100 classes of 2 shifted patterns, difficulty 1. Augmented:
+#:   w=4, 15 epochs: train 0.270 / test 0.228; w=8: 5 epochs 0.166 / 0.161, 15 epochs
+#:   0.571 / 0.510; w=32: 5 epochs 0.609 / 0.554, 15 epochs 0.941 / 0.852. Train accuracy is
+#:   capped by capacity, and a wider net fits it.
 SYNTHETIC_PRESETS = {
     "overfit": {
         "num_train": 500,
@@ -106,8 +114,10 @@ def _samples(
 ) -> torch.Tensor:
     n = len(labels)
     out = torch.empty((n, CHANNELS, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.float32)
-    ar = torch.arange(IMAGE_SIZE)
-    chan = torch.arange(CHANNELS).view(1, CHANNELS, 1, 1)
+    # Every 32 x 32 window of every prototype, as a view: (count, C, 2s+1, 2s+1, 32, 32).
+    windows = protos.unfold(2, IMAGE_SIZE, 1).unfold(3, IMAGE_SIZE, 1)
+    # White noise is drawn by torch (4x faster than NumPy here) from a generator seeded by rng.
+    white = torch.Generator().manual_seed(int(rng.integers(0, 2**63)))
     for start in range(0, n, _CHUNK):
         y = labels[start : start + _CHUNK]
         m = len(y)
@@ -117,15 +127,11 @@ def _samples(
         mirror = torch.from_numpy(rng.random(m) < 0.5)
         contrast = torch.from_numpy(np.exp(rng.normal(0.0, 0.2 * difficulty, m)).astype(np.float32))
         brightness = torch.from_numpy(rng.normal(0.0, 0.2 * difficulty, (m, CHANNELS)).astype(np.float32))
-        rows = (oy.view(m, 1) + ar.view(1, -1)).view(m, 1, IMAGE_SIZE, 1)
-        cols = (ox.view(m, 1) + ar.view(1, -1)).view(m, 1, 1, IMAGE_SIZE)
-        x = protos[which.view(m, 1, 1, 1), chan, rows, cols]
+        x = windows[which, :, oy, ox]  # (m, C, 32, 32), a copy
         x = torch.where(mirror.view(m, 1, 1, 1), x.flip(3), x)
         x = x * contrast.view(m, 1, 1, 1) + brightness.view(m, CHANNELS, 1, 1)
         x += (0.8 * difficulty) * _smooth_noise(rng, m, 8, IMAGE_SIZE)
-        x += (0.5 * difficulty) * torch.from_numpy(
-            rng.standard_normal((m, CHANNELS, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-        )
+        x += (0.5 * difficulty) * torch.randn((m, CHANNELS, IMAGE_SIZE, IMAGE_SIZE), generator=white)
         out[start : start + m] = x
     return out
 
