@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import os
 import statistics
 import sys
 import tempfile
@@ -111,6 +112,7 @@ def main(argv=None):
         "repeats": args.repeats,
         "device": describe_device(device),
         "amp_bf16_and_channels_last": gpu,
+        "load_average_1_5_15min_at_end": [round(x, 2) for x in os.getloadavg()],
         "torch": torch.__version__,
         "python": sys.version.split()[0],
         "date": datetime.date.today().isoformat(),
