@@ -147,6 +147,7 @@ def train(
         "epochs": config.epochs,
         "grower": grower.name if grower is not None else None,
         "start_spec": getattr(model, "spec", type(model).__name__),
+        "data_sizes": {split: int(getattr(data, f"num_{split}", 0)) for split in ("train", "val", "test")},
     })
     loader = data.train_loader(config.batch_size, seed=config.seed, augment=config.augment)
     has_val = getattr(data, "num_val", 0) > 0

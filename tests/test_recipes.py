@@ -1,6 +1,8 @@
 """growth.recipes: the AutoGrow recipe's configuration, profiles, scaling, validation and tiny runs."""
 import math
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -82,6 +84,24 @@ def test_scaling_helpers():
     assert (s.subsample, s.K, s.J) == (0.25, 12, 100)
 
 
+def test_at_profile_is_the_chapter_scale():
+    # bench: p K=1, J=5, growth 40, fine-tuning 10 -> K, J, growth times 6/10 (20 // 3 = 6); fine-tuning 20
+    p = ag.at_profile("bench", epochs=20, batch_size=128)
+    assert (p.K, p.J, p.growth_epochs, p.finetune_epochs, p.finetune_milestones) == (1, 3, 24, 20, (10, 15))
+    assert (p.width, p.batch_size, p.variant, p.init) == (0.25, 32, "p", "gaussian")
+    c = ag.at_profile("bench", epochs=20, batch_size=128, variant="c", init="zero")  # c: K=3, J=3
+    assert (c.variant, c.K, c.J, c.init) == ("c", 2, 2, "zero")
+    assert ag.at_profile("bench", epochs=20, batch_size=128, K=4).K == 4  # an explicit K is not scaled
+    assert ag.at_profile("bench", epochs=20, batch_size=128, K=None, J=None) == p  # None: the profile's own
+    smoke = ag.at_profile("smoke", epochs=4, batch_size=64, variant="c", K=None)
+    assert (smoke.K, smoke.J, smoke.finetune_epochs, smoke.growth_epochs) == (1, 1, 4, 6)
+    assert ag.at_profile("my-gpu-run", epochs=20, batch_size=16) == replace(p, batch_size=16)
+    paper = ag.at_profile("paper", epochs=20, batch_size=256, seed_net="Plain3Net-1-1-1")
+    assert (paper.K, paper.J, paper.finetune_epochs, paper.batch_size, paper.lr) == (3, 100, 200, 256, 0.01)
+    with pytest.raises(ValueError, match="max_batch_size"):
+        ag.at_profile("bench", epochs=20, batch_size=128, max_batch_size=0)
+
+
 class Untouchable(Exception):
     pass
 
@@ -156,6 +176,7 @@ def test_tiny_p_autogrow_grows_freezes_finetunes_and_finds_a_net(tmp_path):
     assert (h.meta["recipe"], h.meta["profile"], h.meta["variant"], h.meta["note"]) == ("autogrow", "smoke", "p-AutoGrow", "test")
     assert h.meta["recipe_config"]["K"] == 1 and h.meta["recipe_config"]["finetune_milestones"] == [1]
     assert all(r["val_acc"] is not None and r["test_acc"] is not None for r in h.epochs)
+    assert h.meta["data_sizes"] == {"train": 120, "val": 40, "test": 64} and h.meta["adam_init"] == []
     macs = h.series("macs")
     assert all(b > a for a, b in zip(macs, macs[1:]))
     s = ag.summarize(run)
@@ -181,3 +202,14 @@ def test_tiny_c_autogrow_and_the_growth_budget():
     assert run.model.spec == "Basic3ResNet-2-2-1"
     assert [r["reason"] for r in h.meta["frozen"]] == ["budget"] * 3
     assert [e["kind"] for e in h.events][-1] == "finetune" and len(h.epochs) == 4
+
+
+def test_adam_init_records_are_kept_and_their_cost_charged():
+    # tau = 100: grow stage 0 at t=1, freeze it and grow stage 1 at t=2, ... (as above); each growth runs AdamInit
+    run = run_autogrow(autogrow_config("smoke", K=1, J=1, tau=100.0, init="adam", growth_epochs=10,
+                                       finetune_epochs=1, **TINY))
+    h = run.history
+    records = h.meta["adam_init"]
+    assert [(r["epoch"], r["stage"]) for r in records] == [(1, 0), (2, 1), (3, 2)]
+    assert all(1 <= r["epochs"] <= 10 and len(r["accs"]) == r["epochs"] and r["macs"] > 0 for r in records)
+    assert sum(r["macs"] for r in records) == h.meta["cost"]["extra_macs"]["AdamInit"]

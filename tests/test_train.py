@@ -48,6 +48,7 @@ def test_growth_events_spec_and_history(data, tmp_path):
     for key in ("train_acc", "val_acc", "test_acc", "train_loss", "lr", "macs", "wall", "params"):
         assert all(r[key] is not None for r in h.epochs), key
     assert h.meta["seed"] == 0 and h.meta["epochs"] == 4 and "CPU" in h.meta["device"]
+    assert h.meta["data_sizes"] == {"train": 72, "val": 24, "test": 48}
 
 
 def test_cumulative_macs_integrate_the_architecture_timeline(data):

@@ -34,6 +34,7 @@ from .registry import (
 from .splits import subsample_indices, validation_split
 from .synthetic import SYNTHETIC_DEFAULTS, SYNTHETIC_PRESETS, make_synthetic
 from .digits import make_digits
+from .budget import capped
 from .torchvision_sets import FolderSplits, IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "SYNTHETIC_PRESETS",
     "make_synthetic",
     "make_digits",
+    "capped",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
 ]

@@ -59,7 +59,7 @@ from ..where import StoppingRoundRobin
 from .base import Recipe
 
 __all__ = [
-    "AutoGrowConfig", "METRICS", "PROFILES", "VARIANTS", "AUTOGROW", "autogrow_config", "build_grower",
+    "AutoGrowConfig", "METRICS", "PROFILES", "VARIANTS", "AUTOGROW", "at_profile", "autogrow_config", "build_grower",
     "for_budget", "for_subsample", "run_autogrow", "scaled", "summarize",
 ]
 
@@ -326,6 +326,31 @@ def for_budget(config: AutoGrowConfig, epochs: int) -> AutoGrowConfig:
     return replace(out, finetune_epochs=ft, finetune_milestones=milestones, growth_epochs=epochs - ft)
 
 
+def at_profile(profile: str, *, epochs: int, batch_size: int, width: float = 0.25, max_batch_size: int = 32,
+               **fields: Any) -> AutoGrowConfig:
+    """One run of the AutoGrow chapter's notebooks at a notebook profile (resolved).
+
+    ``paper``: the recipe's paper setting with ``batch_size``; ``epochs`` is not used (a run's length is
+    set by its stopping policy).  Any other profile (an unknown label takes ``bench``'s): the recipe's
+    profile setting at ``width``, batches of at most ``max_batch_size`` (more SGD steps per epoch on a
+    small training set); ``K``, ``J`` and the growth budget scaled (:func:`scaled`) by
+    ``max(2, epochs // 3)`` over the profile's fine-tuning epochs; the fine-tuning is ``epochs`` epochs
+    with decays at half and three quarters, the profile's whole training, as the paper's 200
+    fine-tuning epochs are its baselines' whole training.  ``fields``: any other :class:`AutoGrowConfig`
+    field (variant, K, init, seed_net, dataset, ...); an explicit ``K`` or ``J`` is kept as given.
+    """
+    _int("epochs", epochs, minimum=2)
+    _int("batch_size", batch_size, minimum=1)
+    _int("max_batch_size", max_batch_size, minimum=1)
+    if profile == "paper":
+        return autogrow_config("paper", batch_size=batch_size, **fields).resolved()
+    fixed = {k: v for k, v in ((k, fields.pop(k, None)) for k in ("K", "J")) if v is not None}
+    base = autogrow_config(profile if profile in PROFILES else "bench", width=width,
+                           batch_size=min(batch_size, max_batch_size), **fields)
+    cfg = scaled(base, max(2, epochs // 3) / base.resolved().finetune_epochs)
+    return replace(cfg, finetune_epochs=epochs, finetune_milestones=(epochs // 2, 3 * epochs // 4), **fixed)
+
+
 def for_subsample(config: AutoGrowConfig, fraction: float) -> AutoGrowConfig:
     """``config`` on a ``fraction`` of the training set with ``K`` rescaled to keep the number of
     mini-batches between growths constant (the paper's Table 8 protocol; review Table 10).  ``J`` and
@@ -368,8 +393,9 @@ def run_autogrow(
 
     Every parameter is checked before any data is read or any training starts.  The History's meta
     carries the recipe, profile, variant, the resolved configuration, ``found_net`` and the frozen
-    stages (``frozen``: epoch, stage, depth, reason); its events hold the growths, the freezes and
-    the start of the fine-tuning.
+    stages (``frozen``: epoch, stage, depth, reason) and, with ``init="adam"``, one record per AdamInit
+    optimisation (``adam_init``: epochs run, accuracy reached, MACs); its events hold the growths, the
+    freezes and the start of the fine-tuning.
     """
     if not isinstance(config, AutoGrowConfig):
         raise ValueError(f"config={config!r} is not an AutoGrowConfig: build one with autogrow_config(...)")
@@ -402,6 +428,7 @@ def run_autogrow(
     history.meta["frozen"] = [dict(r) for r in grower.state.get("frozen", [])]
     history.meta["finished_growing"] = grower.finished
     history.meta["input_shape"] = list(data.input_shape)
+    history.meta["adam_init"] = [dict(r) for r in grower.state.get("adam_init", [])]
     if history_path is not None:
         history.save(history_path)
     return run
