@@ -12,7 +12,7 @@ from .cost import CostMeter, forward_macs, training_macs_per_sample
 from .data import list_datasets
 from .data import load as load_dataset
 from .history import History
-from .how import grow_depth
+from .how import grow_depth, grow_width
 from .models import build_model, list_models
 from .protocol import FineTune, Grower, GrowthContext
 from .train import Run, TrainConfig, evaluate, resolve_device, seed_everything, train
@@ -21,6 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CostMeter", "FineTune", "Grower", "GrowthContext", "History", "Run", "TrainConfig",
-    "build_model", "evaluate", "forward_macs", "grow_depth", "how", "list_datasets", "list_models",
+    "build_model", "evaluate", "forward_macs", "grow_depth", "grow_width", "how", "list_datasets", "list_models",
     "load_dataset", "resolve_device", "seed_everything", "train", "training_macs_per_sample", "when", "where",
 ]

@@ -13,7 +13,7 @@ from torch import nn
 
 import growth
 from growth.cost import CostMeter, forward_macs
-from growth.how import DEPTH_INITS, AdamInit, grow_depth, last_bn
+from growth.how import DEPTH_INITS, AdamInit, ZeroInit, grow_depth, last_bn
 from growth.how.depth_init import LAST_BN
 from growth.models import build_model
 
@@ -327,3 +327,8 @@ def test_adam_through_the_training_loop(data):
 def test_registry_names():
     assert set(DEPTH_INITS) == {"zero", "uniform", "gaussian", "adam", "he", "copy"}
     assert all(cls.name == name for name, cls in DEPTH_INITS.items())
+
+
+def test_repr_names_the_settings_not_the_registry_name():
+    assert repr(ZeroInit()) == "ZeroInit(bias=True)"
+    assert repr(AdamInit(max_epochs=3)).startswith("AdamInit(lr=0.001, weight_decay=0.0005, max_epochs=3,")

@@ -27,6 +27,8 @@ its accuracy there), ``make`` returns the block to insert, ``finish`` runs on th
 """
 from __future__ import annotations
 
+import dataclasses
+
 import copy
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -103,8 +105,8 @@ class DepthInit:
         """Runs on the deeper model, after the block is inserted."""
 
     def __repr__(self) -> str:
-        fields = getattr(self, "__dataclass_fields__", {})
-        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in fields)})"
+        args = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self)) if dataclasses.is_dataclass(self) else ()
+        return f"{type(self).__name__}({', '.join(args)})"
 
 
 @dataclass(repr=False)

@@ -1,0 +1,123 @@
+"""How long does one width-growth step take? (Goal of the issue: under 100 ms on the CPU.)
+
+Times one ``growth.grow_width`` call growing ResNet-18 (CIFAR layout, 32x32, 10 classes) from width
+0.5 to 1.0, for every method of ``growth.how.WIDTH_METHODS`` (noise 0 and the VT paper's 1e-3),
+against ONE training step of the grown model: forward, backward and an SGD step (momentum 0.9) on a
+batch of 128 random 3x32x32 images.  Each growth runs on a fresh deep copy of the narrow model (the
+copy is not timed); medians over ``--repeats``, after one warm-up (the process's very first call,
+also recorded, pays torch's one-time set-up costs: about 1.1 s when it is the process's first use of
+the meta device).  Results go to
+benchmarks/results/width_step_<device>.json.
+
+    OMP_NUM_THREADS=1 python benchmarks/width_step.py    # CPU, one thread (as measured here)
+    python benchmarks/width_step.py --device cuda         # on a GPU, where one is lent
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import growth
+from growth.files import atomic_write_json
+from growth.how import WIDTH_METHODS
+from growth.train import describe_device, resolve_device
+
+MODEL, SIZE, FROM, TO = "ResNet-18", 32, 0.5, 1.0
+NOISES = (0.0, 1e-3)
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_growth(model: nn.Module, method: str, noise: float, repeats: int, device: torch.device) -> list[float]:
+    times = []
+    for r in range(repeats + 1):  # the first one warms up
+        work = copy.deepcopy(model)
+        generator = torch.Generator(device=device).manual_seed(r)
+        sync(device)
+        start = time.perf_counter()
+        growth.grow_width(work, width=TO, method=method, noise=noise, generator=generator)
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_training_step(model: nn.Module, repeats: int, batch: int, device: torch.device) -> list[float]:
+    work = copy.deepcopy(model).train()
+    optimizer = torch.optim.SGD(work.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    criterion = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, SIZE, SIZE, generator=generator).to(device)
+    y = torch.randint(0, 10, (batch,), generator=generator).to(device)
+    times = []
+    for _ in range(repeats + 2):  # two warm-up steps
+        sync(device)
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        criterion(work(x), y).backward()
+        optimizer.step()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times[2:]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=15)
+    p.add_argument("--step-repeats", type=int, default=3, help="training steps timed (each takes seconds on a CPU)")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/width_step_<device>.json)")
+    args = p.parse_args(argv)
+
+    device = resolve_device(args.device)
+    torch.manual_seed(0)
+    narrow = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=FROM).to(device)
+    wide = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=TO).to(device)
+    step = statistics.median(time_training_step(wide, args.step_repeats, args.batch_size, device))
+    grow_s, first_call = {}, None
+    for method in WIDTH_METHODS:
+        for noise in NOISES:
+            key = f"{method}, noise={noise:g}"
+            times = time_growth(narrow, method, noise, args.repeats, device)
+            first_call = times[0] if first_call is None else first_call
+            grow_s[key] = round(statistics.median(times[1:]), 6)
+            print(f"{key}: {grow_s[key] * 1e3:.1f} ms")
+    result = {
+        "benchmark": f"one grow_width step, {MODEL} ({SIZE}x{SIZE}) width {FROM} -> {TO}, per method",
+        "goal": "a width-growth step under 100 ms on the CPU",
+        "met": {key: seconds < 0.1 for key, seconds in grow_s.items()},
+        "grow_s": grow_s,
+        "first_call_in_process_s": round(first_call, 6),
+        "first_call": "the process's first grow_width (random, the warm-up): pays torch's one-time set-up "
+                      "costs (measured alone in a fresh process: about 1.1 s, building the meta reference); "
+                      "not in the medians",
+        "params": {"before": sum(p.numel() for p in narrow.parameters()),
+                   "after": sum(p.numel() for p in wide.parameters())},
+        "training_step_s": round(step, 6),
+        "training_step": f"forward + backward + SGD of the grown model, batch {args.batch_size}, random images",
+        "repeats": args.repeats,
+        "statistic": "median",
+        "threads": torch.get_num_threads(),
+        "device": describe_device(device),
+        "torch": torch.__version__,
+        "python": sys.version.split()[0],
+        "date": datetime.date.today().isoformat(),
+    }
+    out = Path(args.out or Path(__file__).parent / "results" / f"width_step_{device.type}.json")
+    atomic_write_json(out, result)
+    print(f"training step {step * 1e3:.0f} ms; written to {out}")
+
+
+if __name__ == "__main__":
+    main()

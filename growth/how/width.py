@@ -1,0 +1,400 @@
+"""Width growth: widen every channel group of a model at once, with a method of :mod:`.width_methods`.
+
+A channel group (:class:`~growth.models.base.ChannelGroup`) is a set of channels that must grow
+together: its producers' output rows (and biases), its BatchNorms, its consumers' input columns
+(``spatial`` columns per channel, channel-major, for a Linear behind a flatten), its depthwise convs
+and the option-A shortcuts that read it.  Layers tied by a residual connection are one group, so
+residual additions keep matching shapes (VT paper, App. B, "residual connections": all layers grow at
+the same rate).  New channels are appended at the end of every dimension, so the old weights stay the
+leading corner of each grown tensor (what :mod:`growth.optim` and a stage-wise LR adaptation assume).
+
+:func:`grow_width` grows IN PLACE; :class:`AddWidth` is the operator the training loop calls.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import fx, nn
+
+from ..models import ZeroPadShortcut, build_model
+from ..models.base import ChannelGroup, GrowableNet
+from ..protocol import GrowthContext
+from .width_methods import WIDTH_METHODS, GroupPlan, LayerPlan, Tie, WidthMethod, make_width_method, randn
+
+__all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "grow_width", "width_families"]
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WidthGrowth:
+    """What one :func:`grow_width` call did.
+
+    ``shapes``: every parameter's ``(old shape, new shape)``; the old values are the leading corner
+    ``[:old[0], :old[1], ...]`` of the new tensor (a stage-wise LR adaptation splits each weight by
+    the growth step that added it from these).  ``groups``: each channel group's ``(old, new)``
+    channel count.  ``rescaled``: the factor applied to the old part of each rescaled weight (VT;
+    its bias took the same factor).  ``width``: the multiplier before and after (None: per-group
+    counts, no single multiplier).
+    """
+
+    method: str
+    width: tuple[float | None, float | None]
+    groups: dict[str, tuple[int, int]]
+    shapes: dict[str, tuple[Shape, Shape]]
+    rescaled: dict[str, float] = field(default_factory=dict)
+
+    def grown(self) -> list[str]:
+        """Names of the parameters whose shape changed."""
+        return [name for name, (old, new) in self.shapes.items() if old != new]
+
+
+def width_families() -> list[str]:
+    """The families of the zoo that grow in width (those that list their channel groups)."""
+    found, todo = set(), [GrowableNet]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.family and cls.channel_groups is not GrowableNet.channel_groups:
+            found.add(cls.family)
+    return sorted(found)
+
+
+# --------------------------------------------------------------------------- checks (touch nothing)
+
+
+def _groups(model: Any) -> list[ChannelGroup]:
+    if isinstance(model, GrowableNet):
+        try:
+            return model.channel_groups()
+        except NotImplementedError:
+            pass
+    name = getattr(model, "spec", type(model).__name__)
+    raise ValueError(f"model={name!r} does not grow in width: width-growable families are "
+                     f"{', '.join(width_families())}")
+
+
+def _count(model: nn.Module, group: ChannelGroup) -> int:
+    layer = model.get_submodule(group.producers[0])
+    return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+
+
+def _structure(groups: list[ChannelGroup]) -> list[tuple]:
+    return [(g.name, g.producers, g.norms, g.consumers, g.depthwise, g.spatial) for g in groups]
+
+
+def _check_noise(noise: Any) -> float:
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not math.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise={noise!r} is not allowed: give a finite number >= 0 (the std of the "
+                         "symmetry-breaking noise relative to the new weights' init std; the VT paper uses 1e-3)")
+    return float(noise)
+
+
+def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: Any) -> dict[str, int]:
+    """Each group's channel count in ``build_model(model.spec, ..., width=width)`` (built on ``meta``)."""
+    if isinstance(width, bool) or not isinstance(width, numbers.Real) or not math.isfinite(width) or width <= 0:
+        raise ValueError(f"width={width!r} is not allowed: give a finite number >= the model's width {model.width}")
+    if model.width is not None and width < model.width:
+        raise ValueError(f"width={width!r} is smaller than the model's width {model.width}: width growth "
+                         f"only widens, give a width >= {model.width}")
+    with torch.device("meta"):
+        reference = build_model(model.spec, num_classes=model.num_classes, image_size=model.image_size,
+                                width=float(width))
+    if _structure(reference.channel_groups()) != _structure(groups) or set(reference.state_dict()) != set(
+            model.state_dict()):
+        raise ValueError(f"width={width!r}: {model.spec} at that width is wired differently (a residual or "
+                         "shortcut that the channel counts decide changes), so this model cannot grow into it: "
+                         "give another width or per-group channels")
+    targets = {g.name: _count(reference, g) for g in reference.channel_groups()}
+    narrower = [g.name for g in groups if targets[g.name] < _count(model, g)]
+    if narrower:
+        raise ValueError(f"width={width!r} would narrow group(s) {', '.join(narrower)} of {model.spec} (grown "
+                         "per group before): give a larger width or per-group channels")
+    return targets
+
+
+def _targets_for_channels(model: nn.Module, groups: list[ChannelGroup], channels: Any) -> dict[str, int]:
+    """``channels`` (group name -> new count) checked against the groups; unnamed groups keep their count."""
+    current = {g.name: _count(model, g) for g in groups}
+    if not isinstance(channels, dict):
+        raise ValueError(f"channels={channels!r} is not allowed: give a dict group name -> channel count")
+    unknown = [name for name in channels if name not in current]
+    if unknown:
+        raise ValueError(f"channels names unknown group(s) {', '.join(map(repr, unknown))}: the groups of "
+                         f"{getattr(model, 'spec', type(model).__name__)} are {', '.join(current)}")
+    for name, count in channels.items():
+        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < current[name]:
+            raise ValueError(f"channels[{name!r}]={count!r} is not allowed: give an integer >= the group's "
+                             f"current {current[name]} channels")
+    return {**current, **{name: int(count) for name, count in channels.items()}}
+
+
+def _ties(model: nn.Module, groups: list[ChannelGroup], plans: dict[str, GroupPlan], what: str) -> list[Tie]:
+    """The option-A shortcuts, each with the group it reads and the group its output joins.
+
+    The output group is the one its block writes (the block's ``wiring().writes``).  New input
+    channels are placed among the new output channels, so there must be room for them.
+    """
+    producer_group = {p: plans[g.name] for g in groups for p in g.producers}
+    ties, used = [], {}
+    for g in groups:
+        for name in g.consumers:
+            module = model.get_submodule(name)
+            if not isinstance(module, ZeroPadShortcut):
+                continue
+            block = name.rpartition(".")[0]
+            into = producer_group[f"{block}.{model.get_submodule(block).wiring().writes[0]}"]
+            reads = plans[g.name]
+            offset = used.get(into.name, 0)
+            if offset + reads.added > into.added:
+                raise ValueError(f"{what}: the option-A shortcut {name} would get {reads.added} new input channels "
+                                 f"but its output group {into.name} only {into.added - offset} new channels "
+                                 f"to place them in: grow {into.name} by at least as much as {g.name}")
+            used[into.name] = offset + reads.added
+            ties.append(Tie(name, module, reads, into, offset))
+    return ties
+
+
+# --------------------------------------------------------------------------- the layers
+
+
+def _layer_plans(model: nn.Module, groups: list[ChannelGroup], plans: dict[str, GroupPlan]) -> list[LayerPlan]:
+    """One plan per conv / linear layer that a growing group touches (rows, columns or depthwise)."""
+    layers: dict[str, LayerPlan] = {}
+
+    def plan_of(name: str) -> LayerPlan:
+        if name not in layers:
+            layers[name] = LayerPlan(name, model.get_submodule(name))
+        return layers[name]
+
+    for g in groups:
+        plan = plans[g.name]
+        if not plan.added:
+            continue
+        for name in g.producers:
+            plan_of(name).rows = plan
+        for name in g.depthwise:
+            layer = plan_of(name)
+            layer.rows, layer.depthwise = plan, True
+        for name in g.consumers:
+            if isinstance(model.get_submodule(name), ZeroPadShortcut):
+                continue
+            layer = plan_of(name)
+            layer.cols = plan
+            layer.spatial = g.spatial if isinstance(layer.module, nn.Linear) else 1
+    produced = {p for g in groups for p in (*g.producers, *g.depthwise)}
+    for layer in layers.values():
+        layer.logits = layer.name not in produced
+    return list(layers.values())
+
+
+class _LeafTracer(fx.Tracer):
+    """Records every module without children (conv, BN, the option-A shortcut, ...) as one call."""
+
+    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        return next(module.children(), None) is None
+
+
+def normalised_layers(model: nn.Module) -> dict[str, str]:
+    """Conv / linear layer -> the BatchNorm that is the only reader of its output.
+
+    Read off the model's ``torch.fx`` graph (symbolic: no tensors, a few ms).  Only there can the BN
+    absorb a rescaling of the layer (VT, Sec. 3.1): an output also read elsewhere (an identity
+    residual) would carry the rescaling on.
+    """
+    modules = dict(model.named_modules())
+    normalised = {}
+    for node in _LeafTracer().trace(model).nodes:
+        if node.op != "call_module" or not isinstance(modules[node.target], nn.modules.batchnorm._BatchNorm):
+            continue
+        layer = node.args[0]
+        if (isinstance(layer, fx.Node) and layer.op == "call_module" and len(layer.users) == 1
+                and isinstance(modules[layer.target], (nn.Conv2d, nn.Linear))):
+            normalised[layer.target] = node.target
+    return normalised
+
+
+def _set_layer(layer: LayerPlan, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """Install the grown weight (channel view) and bias as new parameters; update the layer's sizes."""
+    m = layer.module
+    if isinstance(m, nn.Linear):
+        weight = weight.reshape(weight.shape[0], -1)
+        m.out_features, m.in_features = weight.shape
+    elif layer.depthwise:
+        m.out_channels = m.in_channels = m.groups = weight.shape[0]
+    else:
+        m.out_channels, m.in_channels = weight.shape[0], weight.shape[1] * m.groups
+    m.weight = nn.Parameter(weight.contiguous(), requires_grad=m.weight.requires_grad)
+    if bias is not None:
+        m.bias = nn.Parameter(bias, requires_grad=m.bias.requires_grad)
+
+
+def _add_noise(weight: torch.Tensor, layer: LayerPlan, std: float, generator: torch.Generator | None) -> None:
+    """Add ``N(0, std^2)`` to the new rows and the new columns (channel view) of a grown weight."""
+    rows = layer.rows.old if layer.rows is not None else weight.shape[0]
+    cols = layer.cols.old if layer.cols is not None else weight.shape[1]
+    for part in (weight[rows:], weight[:rows, cols:]):
+        part += randn(part.shape, weight, generator) * std
+
+
+def _grow_norm(bn: nn.modules.batchnorm._BatchNorm, plan: GroupPlan, source: torch.Tensor | None) -> None:
+    """Grow a BatchNorm to ``plan.new`` channels: copies of ``source`` channels, or fresh (1, 0, 0, 1)."""
+    fresh = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
+    for key, value in fresh.items():
+        old = getattr(bn, key)
+        if old is None:
+            continue
+        if source is not None:
+            grown = old.detach()[source.to(old.device)].clone()
+        else:
+            grown = torch.cat([old.detach(), old.new_full((plan.added,), value)])
+        if isinstance(old, nn.Parameter):
+            grown = nn.Parameter(grown, requires_grad=old.requires_grad)
+        setattr(bn, key, grown)
+    bn.num_features = plan.new
+
+
+def _absorb(bn: nn.modules.batchnorm._BatchNorm, channels: int, scale: float) -> None:
+    """The BN after a layer whose old outputs were scaled by ``scale`` keeps its function (VT, Sec. 3.1):
+    running mean x ``scale``, running variance and ``eps`` x ``scale^2``."""
+    if bn.running_mean is not None:
+        bn.running_mean[:channels] *= scale
+        bn.running_var[:channels] *= scale**2
+    bn.eps *= scale**2
+
+
+def _grow_shortcut(tie: Tie) -> None:
+    """New input channel ``t`` of an option-A shortcut lands in output channel ``into.old + offset + t``."""
+    sc = tie.module
+    placed = torch.arange(tie.reads.added, device=sc.index.device) + tie.into.old + tie.offset
+    sc.index = torch.cat([sc.index, placed])
+    sc.in_channels, sc.out_channels = tie.reads.new, tie.into.new
+
+
+# --------------------------------------------------------------------------- the operator
+
+
+def grow_width(
+    model: nn.Module,
+    *,
+    width: float | None = None,
+    channels: dict[str, int] | None = None,
+    method: str | WidthMethod = "vt",
+    noise: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> WidthGrowth:
+    """Widen every channel group of ``model``, IN PLACE; returns a :class:`WidthGrowth` record.
+
+    Give exactly one of ``width`` (a multiplier >= ``model.width``: each group gets the channel count
+    of ``build_model(model.spec, ..., width=width)``, so the state_dict shapes become that model's and
+    ``model.width`` becomes ``width``) or ``channels`` (group name -> new count, names from
+    ``model.channel_groups()``; unnamed groups keep their count; ``model.width`` becomes None, as the
+    model no longer has one multiplier).
+
+    ``method``: a name of :data:`WIDTH_METHODS` (``random``, ``net2net``, ``vt``, ``vt-constraint``)
+    or a :class:`~growth.how.width_methods.WidthMethod`; ``net2net`` and ``vt`` keep the function at
+    ``noise=0`` (see :mod:`growth.how.width_methods`).  ``noise``: std of Gaussian noise added to
+    every new weight (new rows and new columns; not biases, not BN), in units of the muP init std of
+    the layer's new weights (the VT paper's "0.001 to the norm of the initialization", Sec. 4).
+    ``generator``: the random draws (new weights, copied units, noise); the global RNG if None.
+
+    Device, dtype and train/eval mode follow the model.  Grown parameters are new ``nn.Parameter``
+    objects with the same names: rebuild the optimizer (:func:`growth.optim.rebuild_optimizer` carries
+    its state over, zero-padded).  A bad argument raises ``ValueError`` (naming it, its value and what
+    is allowed) before any change.
+    """
+    grower = make_width_method(method)
+    noise = _check_noise(noise)
+    groups = _groups(model)
+    if (width is None) == (channels is None):
+        raise ValueError(f"width={width!r}, channels={channels!r}: give exactly one of them")
+    if width is not None:
+        targets, what = _targets_for_width(model, groups, width), f"width={width!r}"
+    else:
+        targets, what = _targets_for_channels(model, groups, channels), f"channels={channels!r}"
+    plans = {g.name: GroupPlan(g.name, _count(model, g), targets[g.name]) for g in groups}
+    ties = _ties(model, groups, plans, what)
+
+    before = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    width_before = model.width
+    grower.plan(list(plans.values()), ties, generator)
+    layers = _layer_plans(model, groups, plans)
+    after_norm = normalised_layers(model) if grower.needs_norms else {}
+    rescaled = {}
+    for layer in layers:
+        layer.normalised = layer.name in after_norm
+        weight, bias, scale = grower.layer(layer, model, generator)
+        if noise:
+            _add_noise(weight, layer, noise * layer.mup_std(), generator)
+        _set_layer(layer, weight, bias)
+        if scale != 1.0:
+            rescaled[f"{layer.name}.weight"] = scale
+    for g in groups:
+        if plans[g.name].added:
+            for name in g.norms:
+                _grow_norm(model.get_submodule(name), plans[g.name], grower.norm_source(plans[g.name]))
+    for layer in layers:
+        scale = rescaled.get(f"{layer.name}.weight")
+        if scale is not None and layer.normalised:
+            _absorb(model.get_submodule(after_norm[layer.name]), layer.rows.old if layer.rows else
+                    layer.module.weight.shape[0], scale)
+    for tie in ties:
+        _grow_shortcut(tie)
+    model.width = float(width) if width is not None else None
+    shapes = {name: (before[name], tuple(p.shape)) for name, p in model.named_parameters()}
+    return WidthGrowth(method=grower.name or type(grower).__name__, width=(width_before, model.width),
+                       groups={n: (p.old, p.new) for n, p in plans.items()}, shapes=shapes, rescaled=rescaled)
+
+
+@dataclass
+class AddWidth:
+    """Operator: :func:`grow_width` to the next multiplier of ``width`` (one float, or a schedule).
+
+    Width growth widens every group at once, so the locator's target is not used; ``where`` is a
+    locator that returns the next width and None once the model is at the last one (the Grower then
+    finishes): ``Grower(when, add_width.where, add_width)``.  Each call draws from a generator seeded
+    by the run's seed and epoch, and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
+    """
+
+    width: float | Sequence[float]
+    method: str | WidthMethod = "vt"
+    noise: float = 0.0
+    name: str = ""
+    _method: WidthMethod = field(init=False, repr=False)
+    _widths: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._method = make_width_method(self.method)  # bad arguments fail here, before training
+        _check_noise(self.noise)
+        widths = (self.width,) if isinstance(self.width, numbers.Real) else tuple(self.width)
+        if not widths or any(isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w)
+                             or w <= 0 for w in widths) or list(widths) != sorted(set(widths)):
+            raise ValueError(f"width={self.width!r} is not allowed: give a width > 0 or increasing widths")
+        self._widths = tuple(float(w) for w in widths)
+        if not self.name:
+            self.name = f"add-width({self._method.name or type(self._method).__name__})"
+
+    def next_width(self, model: nn.Module) -> float | None:
+        """The first width of the schedule above the model's; None when there is none."""
+        current = getattr(model, "width", None)
+        if current is None:
+            raise ValueError(f"model={getattr(model, 'spec', model)!r} has no width multiplier (grown per group): "
+                             "AddWidth needs one")
+        return next((w for w in self._widths if w > current), None)
+
+    def where(self, ctx: GrowthContext) -> float | None:
+        """A locator: the next width, or None once the model has the last one."""
+        return self.next_width(ctx.model)
+
+    def __call__(self, ctx: GrowthContext, target: Any) -> nn.Module:
+        width = self.next_width(ctx.model)
+        if width is None:
+            raise ValueError(f"width={self.width!r}: the model is already at width {ctx.model.width}")
+        generator = torch.Generator().manual_seed(ctx.seed * 100_003 + ctx.epoch)
+        record = grow_width(ctx.model, width=width, method=self._method, noise=self.noise, generator=generator)
+        ctx.state.setdefault("width_growth", []).append(record)
+        return ctx.model

@@ -1,0 +1,370 @@
+"""How width growth fills the new units, selectable by name (:data:`WIDTH_METHODS`).
+
+=============  =========================================================================================
+name           the new channels of a group
+=============  =========================================================================================
+random         fresh, as the family initialises a layer of the new shape; old weights untouched
+net2net        Net2WiderNet (Chen et al. 2016, Sec. 3.1): each new unit copies a random old unit of its
+               group (fan-in rows, BN parameters and statistics, depthwise kernels); every consumer
+               column of a unit copied ``n - 1`` times is divided by ``n``.  Keeps the function.
+vt             Variance Transfer (Yuan, Savarese, Maire, NeurIPS 2023, Sec. 3.1, Fig. 2, Eq. 1-4,
+               Table 1; App. B): new units in pairs, fan-in ``V, V``, fan-out ``Z, -Z`` (they cancel);
+               new weights with muP variances; old weights rescaled by the width ratio.  Keeps the function.
+vt-constraint  App. A's VT-constraint: as ``vt``, the old weights rescaled from their own statistics.
+=============  =========================================================================================
+
+Variances (``vt``, ``vt-constraint``; also the unit of ``noise`` for every method): a new weight of a
+layer with fan-in ``F`` (input channels x kernel area at the *new* width) has std ``F**-1/2``, and
+``1/F`` in the output layer (the logits), muP's ``1/fan_in`` and ``1/fan_in^2`` variances (Sec. 3.1,
+"Weights Initialization with Variance Transfer").
+
+Old-weight rescaling (Sec. 3.1 and Table 1): by ``c = sqrt(F_old / F_new)`` in a hidden layer,
+``F_old / F_new`` in the output layer, 1 in the input layer (its fan-in does not grow, so the hidden
+formula gives 1 there too; depthwise convs likewise).  A BatchNorm that is the only reader of the
+layer's output absorbs ``c``: its running mean is scaled by ``c`` and its running variance by
+``c^2`` (the paper's rule) and, our addition so that the function is kept *exactly*, its ``eps`` by
+``c^2`` too (else it is kept up to ``eps / var``, about 1e-5).  Where no BatchNorm is the only reader
+of the layer's output (the logits layer, the MLP's hidden layers, WRN's residual convs, VGG's
+ImageNet classifier) nothing absorbs the factor: there the old weights are **kept** by default [our
+choice: the paper says the rescaling "does not affect network functionality", which holds only where
+a BN follows], and rescaled as the paper writes with ``VarianceTransfer(rescale_without_bn=True)``
+(then the function changes: the logits shrink by ``F_old / F_new``).
+
+Odd numbers of new units (``vt``): the last new unit has no partner; it gets zero fan-in and zero
+bias (so, at noise 0, it outputs 0 through its fresh BatchNorm and ReLU and its fan-out is free:
+drawn like ``Z``).  With noise it comes alive from its noisy fan-in.
+
+A method is a :class:`WidthMethod`: ``plan`` fixes per-group choices (Net2Net's copied units),
+``layer`` returns a layer's grown weight and bias and the factor applied to its old weights,
+``norm_source`` says what the new BatchNorm channels copy (nothing: fresh 1 / 0 / 0 / 1).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, is_dataclass
+from typing import Callable, ClassVar
+
+import torch
+from torch import nn
+
+from ..models import (
+    MLP, CNN4, VGG, Basic3ResNet, Basic4ResNet, Bottleneck4ResNet, MobileNetV1, MobileNetV2, Plain3Net,
+    Plain4Net, WideResNet,
+)
+from ..models.mobilenet import init_mobilenet
+from ..models.resnet import init_resnet
+from ..models.vgg import init_vgg
+from ..models.wrn import init_wrn
+
+__all__ = [
+    "WIDTH_METHODS", "GroupPlan", "LayerPlan", "Net2Net", "RandomInit", "Tie", "VTConstraint", "VarianceTransfer",
+    "WidthMethod", "make_width_method",
+]
+
+#: The zoo's initialisation per family (``random`` draws new units with it); PyTorch's defaults otherwise.
+FAMILY_INITS: dict[type, Callable[[nn.Module], None] | None] = {
+    Basic3ResNet: init_resnet, Plain3Net: init_resnet, Basic4ResNet: init_resnet, Bottleneck4ResNet: init_resnet,
+    Plain4Net: init_resnet, VGG: init_vgg, MobileNetV1: init_mobilenet, MobileNetV2: init_mobilenet,
+    WideResNet: init_wrn, CNN4: None, MLP: None,
+}
+
+
+# --------------------------------------------------------------------------- what grows
+
+
+@dataclass
+class GroupPlan:
+    """One channel group grows from ``old`` to ``new`` channels, new ones appended at the end.
+
+    ``source`` (Net2Net): for each new channel, the old channel it copies.
+    """
+
+    name: str
+    old: int
+    new: int
+    source: torch.Tensor | None = None
+
+    @property
+    def added(self) -> int:
+        return self.new - self.old
+
+    def index(self) -> torch.Tensor:
+        """Net2Net: the old channel behind every channel of the grown group (itself for old ones)."""
+        return torch.cat([torch.arange(self.old), self.source])
+
+    def copies(self) -> torch.Tensor:
+        """Net2Net: for every old channel, how many channels of the grown group copy it (itself included)."""
+        return torch.bincount(self.index(), minlength=self.old)
+
+
+@dataclass
+class LayerPlan:
+    """A conv / linear layer to widen: the group it writes (``rows``) and the group it reads (``cols``).
+
+    ``spatial``: input features per channel (a Linear behind a flatten, channel-major); ``logits``:
+    the output layer; ``depthwise``: a depthwise conv (rows only: it reads and writes ``rows``);
+    ``normalised``: a BatchNorm is the only reader of this layer's output (it can absorb a rescaling).
+    """
+
+    name: str
+    module: nn.Module
+    rows: GroupPlan | None = None
+    cols: GroupPlan | None = None
+    spatial: int = 1
+    logits: bool = False
+    depthwise: bool = False
+    normalised: bool = False
+
+    def grown_shape(self) -> tuple[int, ...]:
+        """The weight's shape after growth, in channel view (``out, in channels, *kernel or spatial``)."""
+        shape = list(channel_view(self.module.weight, self.spatial).shape)
+        if self.rows is not None:
+            shape[0] = self.rows.new
+        if self.cols is not None:
+            shape[1] = self.cols.new
+        return tuple(shape)
+
+    def fan_in(self, grown: bool) -> int:
+        shape = self.grown_shape() if grown else channel_view(self.module.weight, self.spatial).shape
+        return math.prod(shape[1:])
+
+    def mup_std(self) -> float:
+        """Std of a new weight at the new width: ``fan_in**-1/2``, ``1/fan_in`` for the logits (Sec. 3.1)."""
+        fan_in = self.fan_in(grown=True)
+        return 1.0 / fan_in if self.logits else fan_in ** -0.5
+
+
+@dataclass
+class Tie:
+    """A parameter-free option-A shortcut (He et al.): its input channel ``i`` lands in output channel
+    ``index[i]`` of group ``into``; new channel ``t`` of ``reads`` lands at ``into.old + offset + t``."""
+
+    name: str
+    module: nn.Module
+    reads: GroupPlan
+    into: GroupPlan
+    offset: int
+
+
+def channel_view(weight: torch.Tensor, spatial: int) -> torch.Tensor:
+    """``weight`` as ``(out, in channels, *rest)``: a flattened Linear input split channel-major."""
+    if weight.dim() == 2 and spatial > 1:
+        return weight.reshape(weight.shape[0], weight.shape[1] // spatial, spatial)
+    return weight
+
+
+def randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard normal draws shaped ``shape`` on ``like``'s device and dtype, from ``generator`` if given."""
+    device = generator.device if generator is not None else like.device
+    return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
+
+
+def randint(high: int, count: int, generator: torch.Generator | None) -> torch.Tensor:
+    """``count`` integers in ``[0, high)`` on the CPU, drawn on ``generator``'s device if given."""
+    device = generator.device if generator is not None else "cpu"
+    return torch.randint(high, (count,), generator=generator, device=device).cpu()
+
+
+# --------------------------------------------------------------------------- the methods
+
+
+class WidthMethod:
+    """Base of the width-growth methods."""
+
+    name: ClassVar[str] = ""
+    #: needs to know which layers a BatchNorm reads directly (``LayerPlan.normalised``)
+    needs_norms: ClassVar[bool] = False
+
+    def plan(self, plans: list[GroupPlan], ties: list[Tie], generator: torch.Generator | None) -> None:
+        """Fix per-group choices, groups in forward order (a tie's source before its target)."""
+
+    def layer(self, layer: LayerPlan, model: nn.Module, generator: torch.Generator | None
+              ) -> tuple[torch.Tensor, torch.Tensor | None, float]:
+        """(grown weight in channel view, grown bias or None, factor applied to the old weights)."""
+        raise NotImplementedError
+
+    def norm_source(self, plan: GroupPlan) -> torch.Tensor | None:
+        """For every channel of the grown BatchNorm, the old channel it copies; None: new ones fresh."""
+        return None
+
+    def __repr__(self) -> str:
+        args = (f"{f.name}={getattr(self, f.name)!r}" for f in fields(self)) if is_dataclass(self) else ()
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+def _grown_bias(layer: LayerPlan, scale: float) -> torch.Tensor | None:
+    """Old bias times ``scale``, zeros for new output units (None without a bias)."""
+    bias = layer.module.bias
+    if bias is None:
+        return None
+    grown = bias.new_zeros(layer.rows.new if layer.rows is not None else bias.shape[0])
+    grown[: bias.shape[0]] = bias.detach() * scale
+    return grown
+
+
+@dataclass(repr=False)
+class RandomInit(WidthMethod):
+    """New rows / columns as the family initialises a fresh layer of the new shape; old weights kept.
+
+    The fresh layer is drawn on the CPU with the global RNG forked and seeded from ``generator``.
+    """
+
+    name: ClassVar[str] = "random"
+
+    def layer(self, layer, model, generator):
+        weight = layer.module.weight.detach()
+        fresh = self._fresh(layer, model, generator)
+        grown = channel_view(fresh.weight.detach(), layer.spatial).to(weight)
+        old = channel_view(weight, layer.spatial)
+        grown[: old.shape[0], : old.shape[1]] = old
+        bias = None
+        if fresh.bias is not None:
+            bias = fresh.bias.detach().to(weight)
+            bias[: layer.module.bias.shape[0]] = layer.module.bias.detach()
+        return grown, bias, 1.0
+
+    @staticmethod
+    def _fresh(layer: LayerPlan, model: nn.Module, generator: torch.Generator | None) -> nn.Module:
+        m = layer.module
+        shape = layer.grown_shape()
+        seed = int(randint(2**62, 1, generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            if isinstance(m, nn.Linear):
+                fresh: nn.Module = nn.Linear(math.prod(shape[1:]), shape[0], bias=m.bias is not None,
+                                             dtype=m.weight.dtype)
+            else:
+                channels_in = shape[0] if layer.depthwise else shape[1]
+                fresh = nn.Conv2d(channels_in, shape[0], m.kernel_size, stride=m.stride, padding=m.padding,
+                                  dilation=m.dilation, groups=shape[0] if layer.depthwise else m.groups,
+                                  bias=m.bias is not None, padding_mode=m.padding_mode, dtype=m.weight.dtype)
+            init = FAMILY_INITS.get(type(model))
+            if init is not None:
+                init(fresh)
+        return fresh
+
+
+@dataclass(repr=False)
+class Net2Net(WidthMethod):
+    """Net2WiderNet (Chen et al. 2016, Sec. 3.1): new units replicate random old units of their group.
+
+    A unit copied ``n - 1`` times has each consumer column divided by ``n`` (the copies' outputs are
+    equal, so the sum is kept).  BN parameters and running statistics are copied with the unit.
+    Option-A shortcuts: a new input channel lands in a new output channel that copies the old output
+    channel its source landed in; the other new output channels copy old channels the shortcut left
+    zero (all old channels if there is none; then the function is not kept).
+    """
+
+    name: ClassVar[str] = "net2net"
+
+    def plan(self, plans, ties, generator):
+        for plan in plans:
+            into = [t for t in ties if t.into is plan]
+            fixed = [t.module.index.cpu()[t.reads.source] for t in into]
+            pool = torch.arange(plan.old)
+            if into:
+                zero = torch.ones(plan.old, dtype=torch.bool)
+                for t in into:
+                    zero[t.module.index.cpu()] = False
+                pool = pool[zero] if zero.any() else pool
+            free = plan.added - sum(len(f) for f in fixed)
+            drawn = pool[randint(len(pool), free, generator)]
+            plan.source = torch.cat([*fixed, drawn])
+
+    def layer(self, layer, model, generator):
+        weight = channel_view(layer.module.weight.detach(), layer.spatial)
+        if layer.cols is not None and layer.cols.added:
+            index = layer.cols.index()
+            share = layer.cols.copies()[index].to(weight)
+            weight = weight[:, index.to(weight.device)] / share.view(1, -1, *[1] * (weight.dim() - 2))
+        bias = layer.module.bias
+        if layer.rows is not None and layer.rows.added:
+            index = layer.rows.index().to(weight.device)
+            weight = weight[index]
+            bias = bias[index] if bias is not None else None
+        return weight.clone(), None if bias is None else bias.detach().clone(), 1.0
+
+    def norm_source(self, plan):
+        return plan.index()
+
+
+@dataclass(repr=False)
+class VarianceTransfer(WidthMethod):
+    """Variance Transfer (Yuan, Savarese, Maire 2023, Sec. 3.1, Eq. 1-4, Table 1; App. B).
+
+    ``W' = [[c W, Z, -Z], [V, V]]`` per layer (pairs of new units; see the module's notes for the
+    last unit of an odd count), ``V, Z`` with muP std, old weights rescaled by ``c``.
+    ``rescale_without_bn``: also rescale layers whose output no BatchNorm reads (the paper's rule
+    taken literally; the function then changes).  ``needs_norms``: the operator marks each layer's
+    ``normalised`` (:func:`growth.how.width.normalised_layers`).
+    """
+
+    name: ClassVar[str] = "vt"
+    needs_norms: ClassVar[bool] = True
+    rescale_without_bn: bool = False
+
+    def layer(self, layer, model, generator):
+        old = channel_view(layer.module.weight.detach(), layer.spatial)
+        scale = self.scale(layer) if layer.normalised or self.rescale_without_bn else 1.0
+        grown = old.new_zeros(layer.grown_shape())
+        rows, cols = old.shape[:2]
+        grown[:rows, :cols] = old * scale
+        std = layer.mup_std()
+        if layer.cols is not None and layer.cols.added:
+            z = randn((rows, (layer.cols.added + 1) // 2, *old.shape[2:]), old, generator) * std
+            grown[:rows, cols::2] = z
+            grown[:rows, cols + 1::2] = -z[:, : layer.cols.added // 2]
+        if layer.rows is not None and layer.rows.added:
+            v = randn(((layer.rows.added + 1) // 2, *grown.shape[1:]), old, generator) * std
+            v[layer.rows.added // 2:] = 0  # the unpaired last unit of an odd count: zero fan-in
+            grown[rows::2] = v
+            grown[rows + 1::2] = v[: layer.rows.added // 2]
+        return grown, _grown_bias(layer, scale), scale
+
+    def scale(self, layer: LayerPlan) -> float:
+        """``sqrt(F_old / F_new)`` (hidden, input: 1), ``F_old / F_new`` for the logits (Table 1)."""
+        ratio = layer.fan_in(grown=False) / layer.fan_in(grown=True)
+        return ratio if layer.logits else math.sqrt(ratio)
+
+
+@dataclass(repr=False)
+class VTConstraint(VarianceTransfer):
+    """App. A's VT-constraint: the old weights rescaled so that their *measured* variance becomes the
+    variance of the new weights.
+
+    [open] The formula of Theorem A.1 was lost in the text; our reading: ``c = sqrt(target / Var(W_old))``
+    with ``target`` the muP variance of the new weights (``target="mup"``: ``1/F_new``, ``1/F_new^2``
+    for the logits), or ``1/F_new`` for every layer (``target="unit"``: unit-variance features, the
+    theorem's stated goal).  An all-zero old weight is not rescaled.  Unlike ``vt``, the input layer
+    is rescaled too (its measured variance generally differs from ``1/F``).
+    """
+
+    name: ClassVar[str] = "vt-constraint"
+    target: str = "mup"
+
+    TARGETS: ClassVar[tuple[str, ...]] = ("mup", "unit")
+
+    def __post_init__(self) -> None:
+        if self.target not in self.TARGETS:
+            raise ValueError(f"target={self.target!r} is unknown: choose one of {', '.join(self.TARGETS)}")
+
+    def scale(self, layer):
+        variance = float(layer.module.weight.detach().var(unbiased=False))
+        fan_in = layer.fan_in(grown=True)
+        target = 1.0 / fan_in**2 if layer.logits and self.target == "mup" else 1.0 / fan_in
+        return math.sqrt(target / variance) if variance > 0 else 1.0
+
+
+WIDTH_METHODS: dict[str, type[WidthMethod]] = {
+    cls.name: cls for cls in (RandomInit, Net2Net, VarianceTransfer, VTConstraint)
+}
+
+
+def make_width_method(method: str | WidthMethod) -> WidthMethod:
+    """A method from its name (:data:`WIDTH_METHODS`) or as given; ``ValueError`` for an unknown name."""
+    if isinstance(method, WidthMethod):
+        return method
+    if isinstance(method, str) and method in WIDTH_METHODS:
+        return WIDTH_METHODS[method]()
+    raise ValueError(f"method={method!r} is unknown: choose one of {', '.join(WIDTH_METHODS)} "
+                     "(or pass a growth.how.WidthMethod)")
