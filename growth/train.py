@@ -36,6 +36,7 @@ class TrainConfig:
     epochs: int
     batch_size: int = 128
     optimizer: str = "sgd"
+    optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = False
@@ -60,6 +61,9 @@ class TrainConfig:
                 raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
+        if not isinstance(self.optimizer_options, dict):
+            raise ValueError(f"optimizer_options={self.optimizer_options!r} is not allowed: give a dict of "
+                             "keyword options (checked when the optimizer is built, before training)")
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0:
@@ -133,7 +137,7 @@ def train(
     model = _place(model, device, channels_last)
     optimizer = build_optimizer(
         model, config.optimizer, lr=config.lr, momentum=config.momentum,
-        nesterov=config.nesterov, weight_decay=config.weight_decay,
+        nesterov=config.nesterov, weight_decay=config.weight_decay, **config.optimizer_options,
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     meter = CostMeter(input_shape=getattr(data, "input_shape", None))
@@ -176,6 +180,8 @@ def train(
             "train_loss": train_loss,
             "train_acc": train_acc,
         }
+        if hasattr(optimizer, "stage_lrs"):  # growth.rate_adaptation: the LR each growth stage got last
+            record["stage_lrs"] = optimizer.stage_lrs()
         start = time.perf_counter()
         for split in ("val", "test") if has_val else ("test",):
             loss, acc = evaluate(model, data.eval_loader(split, config.eval_batch_size), criterion,
