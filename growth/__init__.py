@@ -5,9 +5,10 @@ Entry points::
     growth.build_model("Basic3ResNet-1-1-1", num_classes=10)      # the model zoo
     growth.load_dataset("synthetic", val_fraction=0.01)            # offline and torchvision data
     growth.train(model, data, epochs=30, grower=growth.Grower(...)) # one loop, writes a History
+    growth.train(..., optimizer="ra-sgd")                           # stage-wise LR adaptation (VT paper)
     growth.forward_macs(model)                                      # fvcore, 1 MAC = 1 FLOP
 """
-from . import how, when, where
+from . import how, rate_adaptation, when, where
 from .cost import CostMeter, forward_macs, training_macs_per_sample
 from .data import list_datasets
 from .data import load as load_dataset
@@ -15,12 +16,14 @@ from .history import History
 from .how import grow_depth, grow_width
 from .models import build_model, list_models
 from .protocol import FineTune, Grower, GrowthContext
+from .rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD
 from .train import Run, TrainConfig, evaluate, resolve_device, seed_everything, train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CostMeter", "FineTune", "Grower", "GrowthContext", "History", "Run", "TrainConfig",
-    "build_model", "evaluate", "forward_macs", "grow_depth", "grow_width", "how", "list_datasets", "list_models",
-    "load_dataset", "resolve_device", "seed_everything", "train", "training_macs_per_sample", "when", "where",
+    "CostMeter", "FineTune", "Grower", "GrowthContext", "History", "LARS", "RAAdam", "RAAvaGrad", "RASGD", "Run",
+    "TrainConfig", "build_model", "evaluate", "forward_macs", "grow_depth", "grow_width", "how", "list_datasets",
+    "list_models", "load_dataset", "rate_adaptation", "resolve_device", "seed_everything", "train",
+    "training_macs_per_sample", "when", "where",
 ]

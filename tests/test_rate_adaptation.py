@@ -262,7 +262,8 @@ def _train_steps(model, opt, n=2):
     gen = torch.Generator().manual_seed(4)
     for _ in range(n):
         opt.zero_grad()
-        nn.functional.cross_entropy(model(torch.randn(4, 3, 32, 32, generator=gen)), torch.tensor([0, 1, 2, 3])).backward()
+        x = torch.randn(4, 3, 32, 32, generator=gen)
+        nn.functional.cross_entropy(model(x), torch.tensor([0, 1, 2, 3])).backward()
         opt.step()
 
 
