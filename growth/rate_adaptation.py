@@ -156,7 +156,7 @@ class _StageWise(torch.optim.Optimizer):
             raise ValueError(f"output={output!r} is not allowed: no parameter {_weight_of(output)!r} among the "
                              "optimised ones (build over model.named_parameters() and give the output layer's "
                              "qualified name, e.g. 'head.fc', or None)")
-        self._counts: dict[torch.Tensor, tuple[torch.Tensor, int]] = {}
+        self._counts: dict[torch.Tensor, tuple[torch.Tensor, int, int]] = {}
         self._last: dict[str, torch.Tensor | float] = {}
 
     def carried_keys(self, reset: bool) -> Collection[str] | None:
@@ -168,11 +168,13 @@ class _StageWise(torch.optim.Optimizer):
         state = self.state[param]
         if "stage" not in state:
             state["stage"] = torch.zeros_like(param, dtype=torch.long)
+        elif state["stage"].dtype != torch.long:  # load_state_dict casts state to the parameter's dtype
+            state["stage"] = state["stage"].long()
         stage = state["stage"]
-        cached = self._counts.get(param)
-        if cached is None or cached[0] is not stage:
-            cached = self._counts[param] = (stage, _next_stage(stage))
-        return stage, cached[1]
+        cached = self._counts.get(param)  # (map, its in-place version, count): one device sync per new map
+        if cached is None or cached[0] is not stage or cached[1] != stage._version:
+            cached = self._counts[param] = (stage, stage._version, _next_stage(stage))
+        return stage, cached[2]
 
     def _factor(self, param: torch.Tensor, name: str, group: dict[str, Any]) -> torch.Tensor | float:
         """The LR factor of every entry (a float where it is the same for all) for this step; logs

@@ -3,6 +3,7 @@ with torch's SGD / Adam where RA reduces to them, AvaGrad against a reference wr
 algorithm, the stage map and ages across width growth and the loop's per-epoch log, bad input."""
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -376,6 +377,22 @@ def test_ordinary_runs_record_no_stage_lrs():
     model = growth.build_model("Basic3ResNet-1-1-1", num_classes=data.num_classes, width=0.25)
     run = growth.train(model, data, epochs=1, batch_size=32, lr=0.05)
     assert "stage_lrs" not in run.history.epochs[0]
+
+
+def test_state_dict_round_trip_keeps_the_stages():
+    """torch's load_state_dict casts state tensors to the parameter's dtype: the stage map still indexes."""
+    a, b = _cnn(), _cnn()
+    opt_a = build_optimizer(a, "ra-adam", lr=1e-3, weight_decay=0.0)
+    _train_steps(a, opt_a)
+    opt_a.state[a.head.fc.weight]["stage"][:, 4:] = 1
+    b.load_state_dict(a.state_dict())
+    opt_b = build_optimizer(b, "ra-adam", lr=1e-3, weight_decay=0.0)
+    opt_b.load_state_dict(copy.deepcopy(opt_a.state_dict()))  # load_state_dict shares same-dtype tensors
+    _train_steps(a, opt_a, 1)
+    _train_steps(b, opt_b, 1)
+    assert torch.equal(a.head.fc.weight, b.head.fc.weight)
+    assert opt_a.stage_lrs()["head.fc.weight"] == opt_b.stage_lrs()["head.fc.weight"]
+    assert len(opt_b.stage_lrs()["head.fc.weight"]) == 2
 
 
 def test_output_layer_is_the_last_linear():
