@@ -28,8 +28,9 @@ logits, by default the model's last ``nn.Linear``) takes muP's ``1/fan_in`` LR f
 "following [42] ... when using SGD") **[secondary]**; its normalisation is **[open]**:
 ``output_lr="fan-in-ratio"`` (default) ``fan_in(seed) / fan_in(now)``, so the seed net trains at
 ``lr_base``; ``"fan-in"`` the bare ``1 / fan_in(now)``; ``"none"``.  ``fan_in(seed)`` is read off the
-stage map (stage-0 entries per output row).  Adam and AvaGrad default to ``"none"`` **[open]**: the
-paper states the factor for SGD.
+stage map (stage-0 entries per output row).  The output bias (its fan-in does not grow) keeps its
+stage factor only **[open]**.  Adam and AvaGrad default to ``"none"`` **[open]**: the paper states the
+factor for SGD.
 
 Adaptive optimizers (App. C) **[secondary]**: each entry keeps its own step count ("age") for the bias
 correction, so a part born at stage k is corrected as if its training had just begun; buffers are
@@ -157,7 +158,7 @@ class _StageWise(torch.optim.Optimizer):
                              "optimised ones (build over model.named_parameters() and give the output layer's "
                              "qualified name, e.g. 'head.fc', or None)")
         self._counts: dict[torch.Tensor, tuple[torch.Tensor, int, int]] = {}
-        self._last: dict[str, torch.Tensor | float] = {}
+        self._last: dict[str, torch.Tensor] = {}
 
     def carried_keys(self, reset: bool) -> Collection[str] | None:
         """State kept by :func:`growth.optim.rebuild_optimizer`: all, or only the stage map on a reset."""
