@@ -36,7 +36,6 @@ class TrainConfig:
     epochs: int
     batch_size: int = 128
     optimizer: str = "sgd"
-    optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     lr: float = 0.1
     momentum: float = 0.9
     nesterov: bool = False
@@ -51,6 +50,7 @@ class TrainConfig:
     augment: bool = True
     reset_optimizer: bool = False
     eval_batch_size: int = 512
+    optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
