@@ -186,3 +186,39 @@ def test_book_notebook_hides_injected_parameters(path):
 def test_book_notebook_comes_from_a_golden_notebook(path):
     assert (REPO / "notebooks" / path.name).is_file(), (
         f"book/notebooks/{path.name} has no source notebooks/{path.name}")
+
+
+@pytest.mark.parametrize("path", BOOK, ids=ids(BOOK))
+def test_book_notebook_runs_the_golden_notebooks_code(path):
+    """The book's executed copy holds the same code as its golden notebook: no stale page after an edit
+    (re-run `make book`). Only the injected parameters cell differs."""
+    def code(p):
+        nb = nbformat.read(p, as_version=4)
+        return [c.source for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+    assert code(path) == code(REPO / "notebooks" / path.name), (
+        f"book/notebooks/{path.name} was executed from other code than notebooks/{path.name}: re-run `make book`")
+
+
+@pytest.mark.parametrize("path", BOOK, ids=ids(BOOK))
+def test_book_notebook_is_in_the_table_of_contents(path):
+    toc = (REPO / "book" / "_toc.yml").read_text(encoding="utf-8")
+    entry = f"book/notebooks/{path.stem}"
+    assert re.search(rf"file:\s*{re.escape(entry)}\s*$", toc, flags=re.MULTILINE), (
+        f"{entry} is not in book/_toc.yml: the book would not show it")
+
+
+GLUE_REF = re.compile(r"\{glue(?::\w+)?\}`([^`:]+\.ipynb)::([^`:]+)(?::[^`]*)?`")
+
+
+@pytest.mark.parametrize("page", sorted((REPO / "book").glob("*.md")), ids=lambda p: p.name)
+def test_chapter_glue_references_exist_in_the_executed_notebooks(page):
+    """A chapter pastes verdicts computed by its notebooks ({glue:text}`notebooks/x.ipynb::key:s`): every
+    key must be glued by the executed book notebook, or the page would show nothing there."""
+    for rel, key in GLUE_REF.findall(page.read_text(encoding="utf-8")):
+        path = page.parent / rel
+        assert path.is_file(), f"{page.name}: glue from {rel}, which does not exist"
+        nb = nbformat.read(path, as_version=4)
+        glued = {o.get("metadata", {}).get("scrapbook", {}).get("name")
+                 for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])}
+        assert key in glued, f"{page.name}: {rel} glues no key {key!r} (re-run `make book`)"
