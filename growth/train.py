@@ -1,11 +1,12 @@
 """One training loop for every paper, firing growth events through the when / where / how protocol.
 
-Per epoch: set the LR from the schedule, train one pass over the training split, count its cost
-(DESIGN.md: samples seen x training MACs of the current architecture), evaluate on the validation
-and test splits, record everything in the :class:`~growth.history.History`, then let the grower
-decide whether to grow.  After a growth event the optimizer is rebuilt with the old state carried
-over to the surviving parameters (:mod:`growth.optim`).  The history is rewritten atomically after
-every epoch, so a run killed midway keeps every finished epoch.
+Per epoch: set the LR from the schedule (and the batch size, where it changes per epoch), train one
+pass over the training split, count its cost (DESIGN.md: samples seen x training MACs of the current
+architecture), evaluate on the validation and test splits, record everything in the
+:class:`~growth.history.History`, then let the grower decide whether to grow.  After a growth event
+the optimizer is rebuilt with the old state carried over to the surviving parameters
+(:mod:`growth.optim`).  The history is rewritten atomically after every epoch, so a run killed
+midway keeps every finished epoch.
 """
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ class TrainConfig:
     reset_optimizer: bool = False
     eval_batch_size: int = 512
     optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
+    batch_sizes: list[int] | None = None  # one per epoch (VT's Eq. 8); None: batch_size throughout
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
@@ -59,6 +61,11 @@ class TrainConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
                 allowed = "a non-negative integer" if name == "epochs" else "a positive integer"
                 raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
+        if self.batch_sizes is not None and (
+                not isinstance(self.batch_sizes, (list, tuple)) or len(self.batch_sizes) != self.epochs
+                or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in self.batch_sizes)):
+            raise ValueError(f"batch_sizes={self.batch_sizes!r} is not allowed: use None or a list of "
+                             f"{self.epochs} positive integers, one per epoch")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
         if not isinstance(self.optimizer_options, dict):
@@ -153,7 +160,8 @@ def train(
         "start_spec": getattr(model, "spec", type(model).__name__),
         "data_sizes": {split: int(getattr(data, f"num_{split}", 0)) for split in ("train", "val", "test")},
     })
-    loader = data.train_loader(config.batch_size, seed=config.seed, augment=config.augment)
+    batch_size = config.batch_sizes[0] if config.batch_sizes else config.batch_size
+    loader = data.train_loader(batch_size, seed=config.seed, augment=config.augment)
     has_val = getattr(data, "num_val", 0) > 0
     quiet = os.environ.get("CI") or (progress is None and not sys.stderr.isatty()) or progress is False
     bar = tqdm(total=config.epochs, desc=getattr(model, "spec", "train"), disable=bool(quiet), leave=False)
@@ -166,6 +174,9 @@ def train(
         lr = schedule(epoch) if finetune_from is None else schedule(epoch - finetune_from)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
+        if config.batch_sizes and config.batch_sizes[epoch] != batch_size:  # a new loader, a new shuffle seed
+            batch_size = config.batch_sizes[epoch]
+            loader = data.train_loader(batch_size, seed=config.seed + epoch, augment=config.augment)
         start = time.perf_counter()
         train_loss, train_acc, seen = _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last)
         _sync(device)
@@ -177,6 +188,7 @@ def train(
             "spec": getattr(model, "spec", type(model).__name__),
             "params": sum(p.numel() for p in model.parameters()),
             "lr": lr,
+            "batch_size": batch_size,
             "train_loss": train_loss,
             "train_acc": train_acc,
         }

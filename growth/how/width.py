@@ -25,7 +25,7 @@ from ..models.base import ChannelGroup, GrowableNet
 from ..protocol import GrowthContext
 from .width_methods import WIDTH_METHODS, GroupPlan, LayerPlan, Tie, WidthMethod, make_width_method, randn
 
-__all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "grow_width", "width_families"]
+__all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "channel_counts", "grow_width", "width_families"]
 
 Shape = tuple[int, ...]
 
@@ -81,6 +81,11 @@ def _groups(model: Any) -> list[ChannelGroup]:
 def _count(model: nn.Module, group: ChannelGroup) -> int:
     layer = model.get_submodule(group.producers[0])
     return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+
+
+def channel_counts(model: nn.Module) -> dict[str, int]:
+    """Each channel group's current channel count, by group name (``model.channel_groups()`` order)."""
+    return {g.name: _count(model, g) for g in _groups(model)}
 
 
 def _structure(groups: list[ChannelGroup]) -> list[tuple]:
@@ -352,31 +357,54 @@ def grow_width(
 
 @dataclass
 class AddWidth:
-    """Operator: :func:`grow_width` to the next multiplier of ``width`` (one float, or a schedule).
+    """Operator: :func:`grow_width` to the next stage of a schedule.
 
-    Width growth widens every group at once, so the locator's target is not used; ``where`` is a
-    locator that returns the next width and None once the model is at the last one (the Grower then
-    finishes): ``Grower(when, add_width.where, add_width)``.  Each call draws from a generator seeded
-    by the run's seed and epoch, and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
+    Give one of ``width`` (one multiplier, or increasing multipliers: grow to the first one above the
+    model's) or ``channels`` (per-stage channel counts, group name -> count, the first entry the seed's:
+    the k-th growth grows to entry k; the VT schedule of :mod:`growth.when.width_schedule`).  Width
+    growth widens every group at once, so the locator's target is not used; ``where`` is a locator
+    that returns the next target and None once the schedule is done (the Grower then finishes):
+    ``Grower(when, add_width.where, add_width)``.  Each call draws from a generator seeded by the
+    run's seed and epoch, and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
     """
 
-    width: float | Sequence[float]
+    width: float | Sequence[float] | None = None
     method: str | WidthMethod = "vt"
     noise: float = 0.0
     name: str = ""
+    channels: Sequence[dict[str, int]] | None = None
     _method: WidthMethod = field(init=False, repr=False)
     _widths: tuple[float, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._method = make_width_method(self.method)  # bad arguments fail here, before training
         _check_noise(self.noise)
-        widths = (self.width,) if isinstance(self.width, numbers.Real) else tuple(self.width)
-        if not widths or any(isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w)
-                             or w <= 0 for w in widths) or list(widths) != sorted(set(widths)):
-            raise ValueError(f"width={self.width!r} is not allowed: give a width > 0 or increasing widths")
-        self._widths = tuple(float(w) for w in widths)
+        if (self.width is None) == (self.channels is None):
+            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: give exactly one of them")
+        if self.channels is not None:
+            self._check_channels()
+            self._widths = ()
+        else:
+            widths = (self.width,) if isinstance(self.width, numbers.Real) else tuple(self.width)
+            if not widths or any(isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w)
+                                 or w <= 0 for w in widths) or list(widths) != sorted(set(widths)):
+                raise ValueError(f"width={self.width!r} is not allowed: give a width > 0 or increasing widths")
+            self._widths = tuple(float(w) for w in widths)
         if not self.name:
             self.name = f"add-width({self._method.name or type(self._method).__name__})"
+
+    def _check_channels(self) -> None:
+        stages = list(self.channels) if isinstance(self.channels, (list, tuple)) else None
+        if not stages or any(not isinstance(s, dict) or set(s) != set(stages[0]) for s in stages) or any(
+                isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
+                for s in stages for n in s.values()):
+            raise ValueError(f"channels={self.channels!r} is not allowed: give a list of dicts group name -> "
+                             "positive channel count, all naming the same groups, the first the seed's")
+        shrinks = [k for k in range(1, len(stages)) if any(stages[k][g] < stages[k - 1][g] for g in stages[0])]
+        if shrinks:
+            raise ValueError(f"channels: stage {shrinks[0]} has fewer channels than stage {shrinks[0] - 1} in some "
+                             "group: width growth only widens, give counts that never decrease")
+        self.channels = [dict(s) for s in stages]
 
     def next_width(self, model: nn.Module) -> float | None:
         """The first width of the schedule above the model's; None when there is none."""
@@ -386,15 +414,20 @@ class AddWidth:
                              "AddWidth needs one")
         return next((w for w in self._widths if w > current), None)
 
-    def where(self, ctx: GrowthContext) -> float | None:
-        """A locator: the next width, or None once the model has the last one."""
-        return self.next_width(ctx.model)
+    def where(self, ctx: GrowthContext) -> float | dict[str, int] | None:
+        """A locator: the next width or channel counts, or None once the model has the last ones."""
+        if self.channels is None:
+            return self.next_width(ctx.model)
+        done = len(ctx.state.get("width_growth", []))
+        return dict(self.channels[done + 1]) if done + 1 < len(self.channels) else None
 
     def __call__(self, ctx: GrowthContext, target: Any) -> nn.Module:
-        width = self.next_width(ctx.model)
-        if width is None:
-            raise ValueError(f"width={self.width!r}: the model is already at width {ctx.model.width}")
+        target = self.where(ctx)
+        if target is None:
+            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: the schedule is done, the model "
+                             "cannot grow further")
         generator = torch.Generator().manual_seed(ctx.seed * 100_003 + ctx.epoch)
-        record = grow_width(ctx.model, width=width, method=self._method, noise=self.noise, generator=generator)
+        size = {"channels": target} if isinstance(target, dict) else {"width": target}
+        record = grow_width(ctx.model, **size, method=self._method, noise=self.noise, generator=generator)
         ctx.state.setdefault("width_growth", []).append(record)
         return ctx.model

@@ -1,0 +1,110 @@
+"""growth.when.width_schedule: the VT paper's schedulers (Eq. 6-8), their cost, and the trigger in growth.train."""
+import pytest
+import torch
+
+import growth
+from growth.how import AddWidth
+from growth.how.width import channel_counts
+from growth.when.width_schedule import (
+    ROUNDINGS, StageBoundaries, build_stage_model, group_channels, round_channels, schedule_cost, stage_batch_sizes,
+    stage_boundaries, stage_channels, stage_epochs, stage_models, width_fractions,
+)
+
+
+def test_width_fractions_eq6_clamped_and_last_full():
+    assert width_fractions() == pytest.approx((0.25, 0.3, 0.36, 0.432, 0.5184, 0.62208, 0.746496, 0.8957952, 1.0))
+    assert width_fractions(3, c0=0.5, p=1.0) == (0.5, 1.0, 1.0)
+    assert width_fractions(1) == (1.0,)
+
+
+@pytest.mark.parametrize("x, rounding, count", [
+    (4.8, "even", 4), (5.76, "even", 6), (5.0, "even", 6), (0.3, "even", 2), (19.2, "even", 20),
+    (4.8, "nearest", 5), (4.5, "nearest", 5), (0.3, "nearest", 1),
+    (4.1, "ceil-even", 6), (4.0, "ceil-even", 4), (6.9, "ceil-even", 8),
+])
+def test_round_channels(x, rounding, count):
+    assert round_channels(x, rounding) == count
+
+
+def test_group_channels_of_resnet20_per_group():
+    at = group_channels("ResNet-20", 0.3)  # 16, 32, 64 channels x 0.3 = 4.8, 9.6, 19.2
+    assert at["stem"] == at["stages.0.0.conv1"] == 4 and at["stages.1.0"] == 10 and at["stages.2.0"] == 20
+    assert group_channels("ResNet-20", 1.0) == channel_counts(growth.build_model("ResNet-20", num_classes=10))
+    stages = stage_channels("ResNet-20", width_fractions())
+    assert [s["stages.2.0"] for s in stages] == [16, 20, 24, 28, 34, 40, 48, 58, 64]
+    assert [s["stem"] for s in stages] == [4, 4, 6, 6, 8, 10, 12, 14, 16]
+
+
+def test_stage_epochs_eq7_sum_to_the_budget():
+    assert stage_epochs(160) == (8, 10, 12, 14, 17, 20, 24, 29, 26)  # 8 x 1.2^k, rounded; the last: the rest
+    assert stage_epochs(160, rounding="floor") == (8, 9, 11, 13, 16, 19, 23, 28, 33)
+    assert sum(stage_epochs(200, T0=10)) == 200 and stage_epochs(200, T0=10)[-1] == 35
+    assert stage_epochs(20, 4, 2, kind="linear", rate=1) == (2, 3, 4, 11)
+    assert stage_epochs(4, 3, 1, rate=1.0) == (1, 2, 1)
+    assert stage_boundaries((8, 10, 12)) == (8, 18)
+
+
+def test_stage_batch_sizes_eq8():
+    assert stage_batch_sizes((0.25, 0.5, 1.0), 128) == (512, 256, 128)
+    assert stage_batch_sizes((0.25, 0.3, 1.0), 128) == (512, 424, 128)  # 426.7 -> a multiple of 8
+    assert stage_batch_sizes((0.25, 0.5, 1.0), 128, exponent=0.5) == (256, 184, 128)
+    assert stage_batch_sizes((0.25, 0.5, 1.0), 128, cap=300) == (300, 256, 128)
+
+
+def test_resnet20_cost_against_table10(capsys):
+    """The paper's Table 10: growing ResNet-20 on CIFAR-10 costs 54.90% of the large model. Our readings:"""
+    fractions, full = width_fractions(), growth.build_model("ResNet-20", num_classes=10)
+    costs = {}
+    for rounding in ROUNDINGS:
+        models = stage_models("ResNet-20", stage_channels("ResNet-20", fractions, rounding=rounding), 0.25)
+        for epochs in ("nearest", "floor"):
+            costs[rounding, epochs] = 100 * schedule_cost(models, stage_epochs(160, rounding=epochs), full)
+    with capsys.disabled():
+        print("\nResNet-20 CIFAR-10 relative training cost (paper 54.90%): "
+              + ", ".join(f"{r}/{e} epochs {c:.2f}%" for (r, e), c in costs.items()))
+    assert costs["even", "nearest"] == pytest.approx(50.24, abs=0.01)
+    assert costs["nearest", "nearest"] == pytest.approx(50.68, abs=0.01)
+    assert costs["ceil-even", "nearest"] == pytest.approx(53.80, abs=0.01)
+    assert costs["ceil-even", "floor"] == pytest.approx(56.49, abs=0.01)
+
+
+def test_build_stage_model_widens_where_even_rounding_adds_a_unit():
+    channels = group_channels("MLP", 0.25)  # 500 x 0.25 = 125 -> 126
+    model = build_stage_model("MLP", channels, 0.25)
+    assert channel_counts(model) == channels and set(channels.values()) == {126}
+    with pytest.raises(ValueError, match="more than the schedule's rounding gives"):
+        build_stage_model("ResNet-20", group_channels("ResNet-20", 0.3), 0.3)
+
+
+def test_the_trigger_grows_at_the_stage_boundaries_inside_train():
+    fractions, epochs = (0.25, 0.5, 1.0), (1, 2, 2)
+    plan = stage_channels("CNN4", fractions, image_size=32, width=0.25)
+    model = build_stage_model("CNN4", plan[0], 0.25, width=0.25, image_size=32)
+    op = AddWidth(channels=plan, method="vt", noise=1e-3)
+    grower = growth.Grower(StageBoundaries(epochs), op.where, op)
+    data = growth.load_dataset("synthetic", num_train=64, num_test=32)
+    run = growth.train(model, data, epochs=sum(epochs), batch_size=32, device="cpu", grower=grower,
+                       progress=False, batch_sizes=[64, 32, 32, 16, 16])
+    grows = [e for e in run.history.events if e["kind"] == "grow"]
+    assert [e["epoch"] for e in grows] == [1, 3] and [e["target"] for e in grows] == plan[1:]
+    assert channel_counts(run.model) == plan[-1]
+    assert [r["batch_size"] for r in run.history.epochs] == [64, 32, 32, 16, 16]
+
+
+def test_errors_name_the_parameter():
+    with pytest.raises(ValueError, match=r"c0=1.5 is not allowed"):
+        width_fractions(c0=1.5)
+    with pytest.raises(ValueError, match=r"rounding='odd' is unknown: choose one of even, nearest, ceil-even"):
+        round_channels(3.0, "odd")
+    with pytest.raises(ValueError, match=r"total=100 epochs is too small .* give total > 134"):
+        stage_epochs(100)
+    with pytest.raises(ValueError, match=r"kind='cubic' is unknown"):
+        stage_epochs(160, kind="cubic")
+    with pytest.raises(ValueError, match=r"channels: stage 1 has fewer channels than stage 0"):
+        AddWidth(channels=[{"a": 4}, {"a": 2}])
+    with pytest.raises(ValueError, match=r"give exactly one of them"):
+        AddWidth(width=0.5, channels=[{"a": 4}])
+    with pytest.raises(ValueError, match=r"batch_sizes=\[8\] is not allowed: use None or a list of 2"):
+        growth.TrainConfig(epochs=2, batch_sizes=[8]).validate()
+    with pytest.raises(ValueError, match="models and epochs differ in length"):
+        schedule_cost([torch.nn.Linear(2, 2)], (1, 2), torch.nn.Linear(2, 2), (2,))
