@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from .autogrow import AUTOGROW, AutoGrowConfig, autogrow_config, run_autogrow
 from .base import Recipe
+from .vt import VT, VTConfig, run_vt, vt_config
 
 #: Recipes by name; ``python -m growth run NAME`` runs ``RECIPES[NAME]``.
-RECIPES: dict[str, Recipe] = {AUTOGROW.name: AUTOGROW}
+RECIPES: dict[str, Recipe] = {AUTOGROW.name: AUTOGROW, VT.name: VT}
 
 
 def get_recipe(name: str) -> Recipe:
@@ -25,4 +26,5 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["AutoGrowConfig", "RECIPES", "Recipe", "autogrow_config", "get_recipe", "run_autogrow"]
+__all__ = ["AutoGrowConfig", "RECIPES", "Recipe", "VTConfig", "autogrow_config", "get_recipe", "run_autogrow", "run_vt",
+           "vt_config"]

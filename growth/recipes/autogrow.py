@@ -42,11 +42,8 @@ Where we had to choose (each is a parameter):
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import numbers
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Sequence
+from typing import Any
 
 from ..data import list_datasets
 from ..data import load as load_dataset
@@ -56,7 +53,8 @@ from ..protocol import FineTune, Grower
 from ..train import Run, TrainConfig, resolve_device, seed_everything, train
 from ..when import Convergent, Deadline, Periodic
 from ..where import StoppingRoundRobin
-from .base import Recipe
+from .base import Recipe, jsonable as _jsonable, parse_dataset_options
+from .base import check_choice as _choice, check_int as _int, check_number as _number
 
 __all__ = [
     "AutoGrowConfig", "METRICS", "PROFILES", "VARIANTS", "AUTOGROW", "at_profile", "autogrow_config", "build_grower",
@@ -218,33 +216,6 @@ class AutoGrowConfig:
 
 
 # ---------------------------------------------------------------------------- argument checks
-
-
-def _choice(name: str, value: Any, allowed: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is unknown: choose one of {', '.join(allowed)}")
-
-
-def _int(name: str, value: Any, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        raise ValueError(f"{name}={value!r} is not allowed: use {what}")
-
-
-def _number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
-            open_low: bool = False, open_high: bool = False) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-    if ok and minimum is not None:
-        ok = value > minimum if open_low else value >= minimum
-    if ok and maximum is not None:
-        ok = value < maximum if open_high else value <= maximum
-    if not ok:
-        low = "-inf" if minimum is None else f"{minimum:g}"
-        high = "inf" if maximum is None else f"{maximum:g}"
-        left = "(" if open_low or minimum is None else "["
-        right = ")" if open_high or maximum is None else "]"
-        interval = f"{left}{low}, {high}{right}"
-        raise ValueError(f"{name}={value!r} is not allowed: use a finite number in {interval}")
 
 
 # ---------------------------------------------------------------------------- profiles and scaling
@@ -434,14 +405,6 @@ def run_autogrow(
     return run
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 # ---------------------------------------------------------------------------- what the CLI prints
 
 
@@ -544,17 +507,8 @@ _CLI_FIELDS = ("K", "J", "tau", "init", "seed_net", "width", "max_depth", "metri
 def config_from_args(args: argparse.Namespace) -> AutoGrowConfig:
     overrides = {name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None}
     if args.dataset_option:
-        options = {}
-        for item in args.dataset_option:
-            key, sep, text = item.partition("=")
-            if not sep or not key:
-                raise ValueError(f"--dataset-option {item!r} is not KEY=VALUE, e.g. num_train=1000")
-            try:
-                options[key] = json.loads(text)
-            except json.JSONDecodeError:
-                options[key] = text
         base = autogrow_config(args.profile, variant=args.variant, **overrides)
-        overrides["dataset_options"] = {**base.dataset_options, **options}
+        overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
     return autogrow_config(args.profile, variant=args.variant, **overrides)
 
 

@@ -13,8 +13,11 @@ was made) bundles
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 
 @dataclass(frozen=True)
@@ -31,3 +34,59 @@ class Recipe:
     config_from_args: Callable[[argparse.Namespace], Any]
     summary: Callable[..., dict]  # (run) -> JSON-able dict of what the CLI prints
     format_summary: Callable[[dict], str]
+
+
+# ---------------------------------------------------------------------------- shared by the recipes
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    """``ValueError`` unless ``value`` is one of ``allowed`` (strings)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{name}={value!r} is unknown: choose one of {', '.join(allowed)}")
+
+
+def check_int(name: str, value: Any, *, minimum: int) -> None:
+    """``ValueError`` unless ``value`` is an integer (not a bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"{name}={value!r} is not allowed: use {what}")
+
+
+def check_number(name: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+                 open_low: bool = False, open_high: bool = False) -> None:
+    """``ValueError`` unless ``value`` is a finite real number in the interval the bounds give."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if open_low else value >= minimum
+    if ok and maximum is not None:
+        ok = value < maximum if open_high else value <= maximum
+    if not ok:
+        low = "-inf" if minimum is None else f"{minimum:g}"
+        high = "inf" if maximum is None else f"{maximum:g}"
+        left = "(" if open_low or minimum is None else "["
+        right = ")" if open_high or maximum is None else "]"
+        interval = f"{left}{low}, {high}{right}"
+        raise ValueError(f"{name}={value!r} is not allowed: use a finite number in {interval}")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with tuples turned into lists, recursively (what a History's JSON holds)."""
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def parse_dataset_options(items: Sequence[str]) -> dict[str, Any]:
+    """``--dataset-option KEY=VALUE`` items as a dict; VALUE is read as JSON where it parses."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--dataset-option {item!r} is not KEY=VALUE, e.g. num_train=1000")
+        try:
+            options[key] = json.loads(text)
+        except json.JSONDecodeError:
+            options[key] = text
+    return options

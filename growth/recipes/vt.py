@@ -1,0 +1,392 @@
+"""Variance Transfer + LR adaptation (Yuan, Savarese, Maire; NeurIPS 2023) as a recipe: grow width in stages.
+
+A short, runnable log of how a VT number is made::
+
+    from growth.recipes.vt import vt_config, run_vt
+    config = vt_config("paper", variant="full")             # ResNet-20, CIFAR-10, VT + RA, 9 stages
+    run = run_vt(config, history_path="vt.json")
+    run.history.meta["stages"], run.history.meta["relative_cost"], run.history.last("test_acc")
+
+    python -m growth run vt --profile smoke                  # the same, on the command line
+
+The method (Sec. 3, Algorithm 1): start from a seed whose every channel group has a quarter of the
+full model's channels, widen all groups at once at the end of each stage (Eq. 6, rounded to even
+counts), train stage k for T_k epochs (Eq. 7), optionally with a larger batch in thin stages (Eq. 8);
+:mod:`growth.when.width_schedule` computes the schedule, :class:`growth.how.AddWidth` grows.
+
+The ablation rows (Sec. 4, the table of ``papers/NOTES.md``) are ``variant``:
+
+==============  ===============================================  ===============
+``variant``     new units                                         learning rate
+==============  ===============================================  ===============
+``large``       no growth: the full model for all epochs         global
+``net2net``     Net2Net (copies of units, fan-out split)         global
+``growing``     random (muP variances, no rescaling)             global
+``growing+vt``  Variance Transfer                                global
+``growing+ra``  random                                           stage-wise (RA)
+``full``        Variance Transfer                                stage-wise (RA)
+==============  ===============================================  ===============
+
+Paper setting (profile ``paper``): SGD, LR 0.1, momentum 0.9, weight decay 5e-4 (the values lost in
+our copy; the usual CIFAR ones [secondary]), batch 128, cosine LR over the whole budget, 160 epochs
+on CIFAR-10 (200 CIFAR-100, 90 ImageNet), ``c0 = 1/4``, ``p = 0.2``, 9 stages, ``T0 = 8`` (10, 4),
+symmetry-breaking noise 1e-3 of the init std (Sec. 4), SGD momentum re-initialised at every growth
+and Adam/AvaGrad buffers kept (Sec. 4).
+
+Where we had to choose (each is a parameter):
+
+* the epoch rate ``q = epoch_rate = 0.2`` (= ``p``) and rounding of Eq. 7 [open]; the LR schedule is
+  one cosine over the total budget, not restarted at growth [open];
+* the batch size of Eq. 8: ``B (1/c_k)^a``, a multiple of 8, off by default [open]; LR unchanged;
+* Adam's and AvaGrad's LR (Table 10's values are lost): 1e-3 and 0.1 [open];
+* the seed: ``build_model(model, width=c0 * width)`` (the family's own init), widened where the
+  even rounding gives more channels (:func:`growth.when.width_schedule.build_stage_model`);
+* no validation split (the paper reports test accuracy) [secondary].
+
+Training cost (fvcore MACs, DESIGN.md) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
+the full model for 160 epochs: 50.24% (even rounding), 50.68% (nearest), 53.80% (ceil-even) with
+Eq. 7 rounded to the nearest epoch, 53.11 / 53.51 / 56.49% with floored epochs; the paper's Table 10
+says 54.90%, which none of these readings gives exactly (tests/test_width_schedule.py prints them).
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+import torch
+
+from ..data import list_datasets
+from ..data import load as load_dataset
+from ..how import AddWidth, width_families
+from ..how.width import channel_counts
+from ..models import build_model, parse_name
+from ..protocol import Grower
+from ..rate_adaptation import RULES
+from ..schedules import SCHEDULES
+from ..train import Run, TrainConfig, resolve_device, seed_everything, train
+from ..when.width_schedule import (
+    EPOCH_KINDS, EPOCH_ROUNDINGS, ROUNDINGS, StageBoundaries, build_stage_model, schedule_cost, stage_batch_sizes,
+    stage_channels, stage_epochs, stage_models, width_fractions,
+)
+from .base import Recipe, check_choice, check_int, check_number, jsonable, parse_dataset_options
+
+__all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config"]
+
+PAPER = ("Yuan, Savarese, Maire. Accelerated Training via Incrementally Growing Neural Networks using Variance "
+         "Transfer and Learning Rate Adaptation. NeurIPS 2023.")
+#: variant -> (width method, stage-wise LR adaptation); ``large`` does not grow.
+VARIANTS = {"large": (None, False), "net2net": ("net2net", False), "growing": ("random", False),
+            "growing+vt": ("vt", False), "growing+ra": ("random", True), "full": ("vt", True)}
+OPTIMIZERS = {"sgd": ("sgd", "ra-sgd", 0.1), "adam": ("adam", "ra-adam", 1e-3),
+              "avagrad": ("avagrad", "ra-avagrad", 0.1)}  # name -> (global LR, RA, default LR)
+PROFILES = ("smoke", "bench", "paper")
+#: Total epochs and T0 per dataset (Sec. 4); other datasets take CIFAR-10's.
+BUDGETS = {"cifar10": (160, 8), "cifar100": (200, 10), "imagenet": (90, 4)}
+
+
+@dataclass
+class VTConfig:
+    """One VT run; the defaults are the paper's full method on ResNet-20, CIFAR-10.  ``None`` means
+    derived (:meth:`resolved`): ``lr`` 0.1 (SGD, AvaGrad) or 1e-3 (Adam); ``epochs`` and ``T0`` from
+    :data:`BUDGETS`; ``reset_momentum`` True for SGD, False for Adam / AvaGrad (Sec. 4)."""
+
+    variant: str = "full"
+    model: str = "ResNet-20"
+    width: float = 1.0
+    dataset: str = "cifar10"
+    dataset_options: dict = field(default_factory=dict)
+    data_root: str | None = None
+    val_fraction: float = 0.0
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    epochs: int | None = None
+    schedule: str = "cosine"
+    c0: float = 0.25
+    p: float = 0.2
+    stages: int = 9
+    T0: float | None = None
+    epoch_kind: str = "exponential"
+    epoch_rate: float = 0.2
+    epoch_rounding: str = "nearest"
+    rounding: str = "even"
+    batch_adapt: bool = False
+    batch_exponent: float = 1.0
+    batch_cap: int | None = None
+    noise: float = 1e-3
+    reset_momentum: bool | None = None
+    ra_rule: str = "norm-ratio"
+    augment: bool = True
+    seed: int = 0
+    device: str = "auto"
+    profile: str = "paper"
+
+    def resolved(self) -> "VTConfig":
+        """A copy with every derived (``None``) value filled in; validates first."""
+        self.validate()
+        epochs, T0 = BUDGETS.get(self.dataset, BUDGETS["cifar10"])
+        return replace(
+            self, lr=self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][2],
+            epochs=self.epochs if self.epochs is not None else epochs, T0=self.T0 if self.T0 is not None else T0,
+            reset_momentum=self.reset_momentum if self.reset_momentum is not None else self.optimizer == "sgd",
+            dataset_options=dict(self.dataset_options))
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the parameter, its value and what is allowed. Touches no data."""
+        check_choice("variant", self.variant, tuple(VARIANTS))
+        try:
+            family = parse_name(self.model)[0].name
+        except ValueError as err:
+            raise ValueError(f"model={self.model!r} is not a model name: {err}") from None
+        if family not in width_families():
+            raise ValueError(f"model={self.model!r} does not grow in width: choose a model of "
+                             f"{', '.join(width_families())}, e.g. 'ResNet-20'")
+        check_number("width", self.width, minimum=0.0, open_low=True)
+        check_choice("dataset", self.dataset, list_datasets())
+        if not isinstance(self.dataset_options, dict):
+            raise ValueError(f"dataset_options={self.dataset_options!r} is not allowed: use a dict of options")
+        check_number("val_fraction", self.val_fraction, minimum=0.0, maximum=1.0, open_high=True)
+        check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        for name, low in (("lr", 0.0), ("T0", 0.0), ("c0", 0.0)):
+            if getattr(self, name) is not None:
+                check_number(name, getattr(self, name), minimum=low, open_low=True)
+        check_number("c0", self.c0, maximum=1.0)
+        for name in ("momentum", "weight_decay", "p", "noise", "batch_exponent"):
+            check_number(name, getattr(self, name), minimum=0.0)
+        check_number("epoch_rate", self.epoch_rate, minimum=0.0 if self.epoch_kind == "exponential" else None)
+        for name in ("batch_size", "stages", "seed"):
+            check_int(name, getattr(self, name), minimum=0 if name == "seed" else 1)
+        for name in ("epochs", "batch_cap"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), minimum=1)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("epoch_kind", self.epoch_kind, EPOCH_KINDS)
+        check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
+        check_choice("rounding", self.rounding, ROUNDINGS)
+        check_choice("ra_rule", self.ra_rule, RULES)
+        for name in ("batch_adapt", "augment") + (("reset_momentum",) if self.reset_momentum is not None else ()):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
+        resolve_device(self.device)
+        if not isinstance(self.profile, str) or not self.profile:
+            raise ValueError(f"profile={self.profile!r} is not allowed: use a label such as 'paper'")
+
+
+# ---------------------------------------------------------------------------- profiles
+
+#: Overrides of the paper's setting per profile (AutoGrow's data sizes; a thinner full model; fewer stages
+#: with a larger width rate p, so that the seed is still a quarter of the full width).
+PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # 2-core CPU, minutes; or a GPU. DESIGN.md's bench data: synthetic, 5000 / 2000 samples.
+    "bench": {"profile": "bench", "dataset": "synthetic", "width": 0.5, "batch_size": 64,
+              "dataset_options": {"num_train": 5000, "num_test": 2000, "num_classes": 10},
+              "stages": 5, "p": 0.4, "T0": 2, "epochs": 20},
+    # CI on any CPU, seconds.
+    "smoke": {"profile": "smoke", "dataset": "synthetic", "width": 0.5, "batch_size": 64, "device": "cpu",
+              "dataset_options": {"num_train": 512, "num_test": 256, "num_classes": 10},
+              "stages": 3, "p": 1.0, "T0": 1, "epochs": 4},
+}
+
+
+def vt_config(profile: str = "paper", **overrides: Any) -> VTConfig:
+    """The configuration of ``profile`` (``smoke``, ``bench``, ``paper``) with ``overrides`` (any
+    :class:`VTConfig` field) on top.  Overriding ``dataset`` drops the profile's ``dataset_options``
+    unless they are overridden too.  Validated."""
+    check_choice("profile", profile, PROFILES)
+    known = {f.name for f in fields(VTConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown VT parameter(s) {unknown}; allowed: {sorted(known)}")
+    values = dict(PROFILE_OVERRIDES[profile])
+    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
+        values.pop("dataset_options", None)
+    values.update(overrides)
+    values["dataset_options"] = dict(values.get("dataset_options", {}))
+    config = VTConfig(**values)
+    config.validate()
+    return config
+
+
+# ---------------------------------------------------------------------------- the schedule and the run
+
+
+def plan(config: VTConfig, *, num_classes: int = 10, image_size: int = 32) -> dict[str, Any]:
+    """The stages of ``config`` (resolved): per stage its width fraction, channel counts, epochs and
+    batch size, and the schedule's training cost relative to the full model (:func:`schedule_cost`).
+    ``large`` is one stage.  Builds one small model per stage on the CPU: a schedule that cannot be
+    grown raises ``ValueError`` here, before any data is read."""
+    cfg = config.resolved()
+    shape = dict(width=cfg.width, num_classes=num_classes, image_size=image_size)
+    if cfg.variant == "large":
+        fractions, epochs = (1.0,), (cfg.epochs,)
+    else:
+        fractions = width_fractions(cfg.stages, cfg.c0, cfg.p)
+        epochs = stage_epochs(cfg.epochs, cfg.stages, cfg.T0, kind=cfg.epoch_kind, rate=cfg.epoch_rate,
+                              rounding=cfg.epoch_rounding)
+    channels = stage_channels(cfg.model, fractions, rounding=cfg.rounding, **shape)
+    batches = (stage_batch_sizes(fractions, cfg.batch_size, exponent=cfg.batch_exponent, cap=cfg.batch_cap)
+               if cfg.batch_adapt else (cfg.batch_size,) * len(fractions))
+    models = stage_models(cfg.model, channels, fractions[0], **shape)
+    cost = schedule_cost(models, epochs, models[-1], (3, image_size, image_size))
+    return {"stages": [{"fraction": f, "channels": c, "epochs": e, "batch_size": b}
+                       for f, c, e, b in zip(fractions, channels, epochs, batches)],
+            "relative_cost": cost}
+
+
+def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
+    """when / where / how: grow at the stage boundaries to the next stage's channel counts with the
+    variant's method (None for ``large``)."""
+    cfg = config.resolved()
+    method = VARIANTS[cfg.variant][0]
+    if method is None:
+        return None
+    how = AddWidth(channels=[s["channels"] for s in stages], method=method, noise=cfg.noise)
+    return Grower(StageBoundaries([s["epochs"] for s in stages]), how.where, how,
+                  name=f"VT-schedule({cfg.variant}, {len(stages)} stages, {method})")
+
+
+def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str, Any] | None = None,
+           progress: bool | None = None) -> Run:
+    """Run ``config``; returns the :class:`growth.Run`.  Every parameter (the schedule included) is
+    checked before any data is read.  The History's meta carries the resolved configuration, the
+    stages (``stages``: fraction, channels, epochs, batch size), the schedule's ``relative_cost`` and
+    the final model's ``channels``; its events the growths (``target``: the stage's channels); each
+    epoch its ``batch_size`` and, with RA, ``stage_lrs``."""
+    if not isinstance(config, VTConfig):
+        raise ValueError(f"config={config!r} is not a VTConfig: build one with vt_config(...)")
+    cfg = config.resolved()
+    image_size = 224 if cfg.dataset == "imagenet" else 32
+    schedule = plan(cfg, image_size=image_size)
+    stages = schedule["stages"]
+    grower = build_grower(cfg, stages)
+    name_global, name_ra, _ = OPTIMIZERS[cfg.optimizer]
+    ra = VARIANTS[cfg.variant][1]
+    train_config = TrainConfig(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer=name_ra if ra else name_global, lr=cfg.lr,
+        momentum=cfg.momentum, weight_decay=cfg.weight_decay, schedule=cfg.schedule, seed=cfg.seed,
+        device=cfg.device, augment=cfg.augment, reset_optimizer=cfg.reset_momentum,
+        optimizer_options={"rule": cfg.ra_rule} if ra else {},
+        batch_sizes=[s["batch_size"] for s in stages for _ in range(s["epochs"])] if cfg.batch_adapt else None,
+    )
+    train_config.validate()
+    device = resolve_device(cfg.device)
+    data = load_dataset(cfg.dataset, root=cfg.data_root, val_fraction=cfg.val_fraction, seed=cfg.seed,
+                        device=device, **cfg.dataset_options)
+    seed_everything(cfg.seed)
+    shape = dict(width=cfg.width, num_classes=data.num_classes, image_size=data.input_shape[-1])
+    if cfg.variant == "large":
+        model = build_model(cfg.model, **shape)
+    else:
+        model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
+                                  method=VARIANTS[cfg.variant][0], noise=cfg.noise,
+                                  generator=torch.Generator().manual_seed(cfg.seed), **shape)
+    run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
+                "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
+    run = train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
+                progress=progress)
+    run.history.meta["channels"] = channel_counts(run.model)
+    run.history.meta["input_shape"] = list(data.input_shape)
+    if history_path is not None:
+        run.history.save(history_path)
+    return run
+
+
+# ---------------------------------------------------------------------------- what the CLI prints
+
+
+def summarize(run: Run) -> dict[str, Any]:
+    """The facts of a finished run: schedule, accuracies, cost (JSON-able)."""
+    from ..cost import forward_macs
+
+    h = run.history
+    return {
+        "recipe": "vt", "variant": h.meta.get("variant"), "profile": h.meta.get("profile"),
+        "dataset": h.meta.get("dataset"), "device": h.meta.get("device"), "seed": h.meta.get("seed"),
+        "model": h.meta.get("recipe_config", {}).get("model"), "optimizer": h.meta.get("config", {}).get("optimizer"),
+        "stage_epochs": [s["epochs"] for s in h.meta["stages"]],
+        "stage_fractions": [round(s["fraction"], 4) for s in h.meta["stages"]],
+        "stage_batch_sizes": [s["batch_size"] for s in h.meta["stages"]],
+        "relative_cost": h.meta.get("relative_cost"),
+        "growths": sum(e.get("kind") == "grow" for e in h.events),
+        "params": int(sum(p.numel() for p in run.model.parameters())),
+        "forward_macs": int(forward_macs(run.model, h.meta.get("input_shape"))),
+        "test_acc": h.last("test_acc"), "training_macs": h.last("macs"), "wall_seconds": h.last("wall"),
+        "epochs_run": len(h.epochs),
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    from ..cost import format_macs
+
+    acc = "n/a" if s["test_acc"] is None else f"{s['test_acc']:.2f}%"
+    return "\n".join([
+        f"VT {s['variant']} ({s['model']}, {s['optimizer']}) | profile {s['profile']} | dataset {s['dataset']} | "
+        f"device {s['device']} | seed {s['seed']}",
+        f"  stages:          {len(s['stage_epochs'])}, width fractions {s['stage_fractions']}",
+        f"  epochs:          {s['stage_epochs']}; batch sizes {s['stage_batch_sizes']}",
+        f"  final model:     {s['params']:,} params, {format_macs(s['forward_macs'])} forward MACs per sample",
+        f"  test accuracy:   {acc} (last epoch)",
+        f"  training cost:   {format_macs(s['training_macs'])} MACs (FLOPs as fvcore counts, 1 MAC = 1), "
+        f"{100 * s['relative_cost']:.2f}% of the full model's; wall {s['wall_seconds']:.1f} s, "
+        f"{s['epochs_run']} epochs, {s['growths']} growths",
+    ])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``python -m growth run vt``; unset ones come from the profile."""
+    a = parser.add_argument
+    a("--profile", choices=PROFILES, default="smoke",
+      help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
+    a("--variant", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
+    a("--model", help="full model: ResNet-20, ResNet-18, VGG-11, VGG-19, MobileNetV1, CNN4, MLP, ...")
+    a("--width", type=float, help="width multiplier of the full model (1.0 is the paper's)")
+    a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, imagenet, ...")
+    a("--dataset-option", dest="dataset_option", action="append", default=[], metavar="KEY=VALUE",
+      help="a dataset option (repeatable), e.g. num_train=1000; VALUE is read as JSON when it parses")
+    a("--data-root", dest="data_root", help="folder of the on-disk datasets (default $GROWTH_DATA or ./data)")
+    a("--optimizer", help="sgd (paper), adam or avagrad; RA variants use their stage-wise versions")
+    a("--lr", type=float, help="initial learning rate (paper 0.1 with SGD)")
+    a("--batch-size", dest="batch_size", type=int, help="batch size of the full model (paper 128)")
+    a("--epochs", type=int, help="total epochs (paper 160 CIFAR-10, 200 CIFAR-100)")
+    a("--stages", type=int, help="growth stages (paper 9)")
+    a("--c0", type=float, help="seed's width fraction (paper 0.25)")
+    a("--p", type=float, help="width growth rate per stage, Eq. 6 (paper 0.2)")
+    a("--T0", type=float, help="epochs of the first stage, Eq. 7 (paper 8 CIFAR-10, 10 CIFAR-100)")
+    a("--epoch-kind", dest="epoch_kind", help=f"Eq. 7's form: {', '.join(EPOCH_KINDS)}")
+    a("--epoch-rate", dest="epoch_rate", type=float, help="Eq. 7's rate q (exponential) or step (linear)")
+    a("--rounding", help=f"channel rounding of Eq. 6: {', '.join(ROUNDINGS)}")
+    a("--batch-adapt", dest="batch_adapt", action="store_true", default=None, help="Eq. 8: larger batches early")
+    a("--noise", type=float, help="symmetry-breaking noise relative to the init std (paper 1e-3)")
+    a("--seed", type=int, help="random seed (default 0)")
+    a("--device", help="auto, cpu, cuda or cuda:N")
+
+
+_CLI_FIELDS = ("variant", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
+               "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding", "batch_adapt", "noise", "seed",
+               "device")
+
+
+def config_from_args(args: argparse.Namespace) -> VTConfig:
+    overrides = {name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None}
+    if args.dataset_option:
+        base = vt_config(args.profile, **overrides)
+        overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
+    return vt_config(args.profile, **overrides)
+
+
+VT = Recipe(
+    name="vt",
+    description="Variance Transfer + LR adaptation (NeurIPS 2023): grow width in scheduled stages",
+    config_class=VTConfig,
+    profiles=PROFILES,
+    make_config=vt_config,
+    run=run_vt,
+    add_arguments=add_arguments,
+    config_from_args=config_from_args,
+    summary=summarize,
+    format_summary=format_summary,
+)

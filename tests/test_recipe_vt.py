@@ -1,0 +1,124 @@
+"""growth.recipes.vt: every ablation variant at smoke scale, batch-size adaptation, the CLI, and its errors."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from growth.__main__ import main
+from growth.history import History
+from growth.recipes import RECIPES
+from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = {"dataset_options": {"num_train": 160, "num_test": 64, "num_classes": 10}}
+
+
+@pytest.fixture
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_each_variant_grows_to_the_planned_widths(variant, one_thread):
+    run = run_vt(vt_config("smoke", variant=variant, **TINY), progress=False)
+    h = run.history
+    stages, grows = h.meta["stages"], [e for e in h.events if e["kind"] == "grow"]
+    full = stages[-1]["channels"]
+    assert h.meta["channels"] == full and len(h.epochs) == 4
+    if variant == "large":
+        assert grows == [] and h.meta["relative_cost"] == 1.0 and len(stages) == 1
+    else:
+        assert [s["epochs"] for s in stages] == [1, 1, 2] and [e["epoch"] for e in grows] == [1, 2]
+        assert [e["target"] for e in grows] == [s["channels"] for s in stages[1:]]
+        assert stages[0]["channels"]["stem"] == 2 and stages[1]["channels"]["stem"] == 4 and full["stem"] == 8
+        assert 0 < h.meta["relative_cost"] < 1
+        assert h.epochs[0]["params"] < h.epochs[1]["params"] < h.epochs[2]["params"]
+    assert ("stage_lrs" in h.epochs[-1]) == VARIANTS[variant][1]
+    assert h.meta["config"]["reset_optimizer"] is True  # SGD: momentum re-initialised at growth (Sec. 4)
+
+
+def test_batch_size_adaptation_changes_the_batch_per_stage(one_thread):
+    run = run_vt(vt_config("smoke", batch_adapt=True, batch_size=16, **TINY), progress=False)
+    assert [s["batch_size"] for s in run.history.meta["stages"]] == [64, 32, 16]
+    assert [r["batch_size"] for r in run.history.epochs] == [64, 32, 16, 16]
+    assert {r["lr"] for r in run.history.epochs[:1]} == {0.1}  # LR not rescaled with the batch
+
+
+def test_the_paper_plan_and_defaults():
+    cfg = vt_config("paper").resolved()
+    assert (cfg.variant, cfg.model, cfg.dataset, cfg.epochs, cfg.T0, cfg.lr, cfg.noise) == (
+        "full", "ResNet-20", "cifar10", 160, 8, 0.1, 1e-3)
+    assert vt_config("paper", dataset="cifar100").resolved().epochs == 200
+    assert vt_config("paper", optimizer="adam").resolved().reset_momentum is False
+    p = plan(cfg)
+    assert [s["epochs"] for s in p["stages"]] == [8, 10, 12, 14, 17, 20, 24, 29, 26]
+    assert p["relative_cost"] == pytest.approx(0.5024, abs=1e-4)  # Table 10 says 0.5490
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"variant": "tiny"}, r"variant='tiny' is unknown: choose one of large, net2net, growing"),
+    ({"model": "ResNet-99x"}, r"model='ResNet-99x' is not a model name"),
+    ({"optimizer": "rmsprop"}, r"optimizer='rmsprop' is unknown: choose one of sgd, adam, avagrad"),
+    ({"rounding": "odd"}, r"rounding='odd' is unknown"),
+    ({"c0": 0}, r"c0=0 is not allowed"),
+    ({"stages": 0}, r"stages=0 is not allowed: use a positive integer"),
+    ({"batch_adapt": "yes"}, r"batch_adapt='yes' is not allowed: use True or False"),
+    ({"ra_rule": "sqrt"}, r"ra_rule='sqrt' is unknown"),
+    ({"colour": 1}, r"unknown VT parameter\(s\) \['colour'\]"),
+])
+def test_bad_parameters_raise_naming_them(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        vt_config("smoke", **overrides)
+
+
+def test_a_too_short_budget_fails_before_any_data_is_read(tmp_path):
+    cfg = vt_config("paper", epochs=100, data_root=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match="total=100 epochs is too small"):
+        run_vt(cfg)
+
+
+def test_cli_end_to_end(tmp_path):
+    out = tmp_path / "vt.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run([sys.executable, "-m", "growth", "run", "vt", "--profile", "smoke", "--dataset-option",
+                           "num_train=160", "--dataset-option", "num_test=64", "--out", str(out), "--json"],
+                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    s = json.loads(proc.stdout)
+    assert s["variant"] == "full" and s["stage_epochs"] == [1, 1, 2] and s["growths"] == 2
+    assert 0 < s["relative_cost"] < 1 and s["training_macs"] > 0 and s["optimizer"] == "ra-sgd"
+    assert History.load(out).meta["recipe"] == "vt"
+
+
+def test_cli_prints_the_summary(tmp_path, capsys, one_thread):
+    out = tmp_path / "h.json"
+    args = ["run", "vt", "--profile", "smoke", "--variant", "growing+vt", "--dataset-option", "num_train=160",
+            "--dataset-option", "num_test=64", "--out", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "VT growing+vt (ResNet-20, sgd)" in text and "of the full model's" in text and str(out) in text
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--variant", "huge"], "variant='huge'"),
+    (["--stages", "0"], "stages=0"),
+    (["--rounding", "up"], "rounding='up'"),
+    (["--epochs", "2"], "total=2 epochs is too small"),
+    (["--model", "WRN-x"], "model='WRN-x'"),
+])
+def test_cli_bad_values_exit_2(args, word, capsys, tmp_path):
+    assert main(["run", "vt", *args, "--out", str(tmp_path / "h.json")]) == 2
+    err = capsys.readouterr().err
+    assert word in err and "Traceback" not in err and not (tmp_path / "h.json").exists()
+
+
+def test_registered():
+    assert "vt" in RECIPES and RECIPES["vt"].profiles == ("smoke", "bench", "paper")
