@@ -12,6 +12,7 @@ from .depth_init import (
     last_bn,
     make_depth_init,
 )
+from .mup import mup_init
 from .width import AddWidth, WidthGrowth, grow_width, width_families
 from .width_methods import (
     WIDTH_METHODS,
@@ -27,5 +28,5 @@ __all__ = [
     "AddBlock", "AdamInit", "CopyInit", "DEPTH_INITS", "DepthInit", "GauInit", "HeInit", "UniInit", "ZeroInit",
     "depth_families", "grow_depth", "last_bn", "make_depth_init",
     "AddWidth", "Net2Net", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
-    "WidthMethod", "grow_width", "make_width_method", "width_families",
+    "WidthMethod", "grow_width", "make_width_method", "mup_init", "width_families",
 ]
