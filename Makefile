@@ -49,6 +49,8 @@ book-clean:
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/growth_step.py
+	$(BIN)/python benchmarks/width_step.py
 
 # Regenerate requirements.lock (pip-tools), then environment.yml from it (conda users, same pins).
 lock:

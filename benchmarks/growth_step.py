@@ -28,14 +28,10 @@ from growth.files import atomic_write_json
 from growth.how import DEPTH_INITS
 from growth.how.depth_init import interchangeable, template_block
 from growth.train import describe_device, resolve_device
+from step_timing import sync, time_training_step
 
 MODELS = ("Basic3ResNet-1-1-1", "Basic4ResNet-2-2-2-2")
 INITS = [name for name in DEPTH_INITS if name != "adam"]
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_growth(model: nn.Module, init: str, repeats: int, device: torch.device) -> list[float]:
@@ -49,25 +45,6 @@ def time_growth(model: nn.Module, init: str, repeats: int, device: torch.device)
         sync(device)
         times.append(time.perf_counter() - start)
     return times[1:]
-
-
-def time_training_step(model: nn.Module, repeats: int, batch: int, device: torch.device) -> list[float]:
-    work = copy.deepcopy(model).train()
-    optimizer = torch.optim.SGD(work.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    criterion = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, 32, 32, generator=generator).to(device)
-    y = torch.randint(0, 10, (batch,), generator=generator).to(device)
-    times = []
-    for _ in range(repeats + 2):  # two warm-up steps
-        sync(device)
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        criterion(work(x), y).backward()
-        optimizer.step()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return times[2:]
 
 
 def main(argv=None):

@@ -29,14 +29,10 @@ import growth
 from growth.files import atomic_write_json
 from growth.how import WIDTH_METHODS
 from growth.train import describe_device, resolve_device
+from step_timing import sync, time_training_step
 
 MODEL, SIZE, FROM, TO = "ResNet-18", 32, 0.5, 1.0
 NOISES = (0.0, 1e-3)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_growth(model: nn.Module, method: str, noise: float, repeats: int, device: torch.device) -> list[float]:
@@ -52,25 +48,6 @@ def time_growth(model: nn.Module, method: str, noise: float, repeats: int, devic
     return times
 
 
-def time_training_step(model: nn.Module, repeats: int, batch: int, device: torch.device) -> list[float]:
-    work = copy.deepcopy(model).train()
-    optimizer = torch.optim.SGD(work.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-    criterion = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(batch, 3, SIZE, SIZE, generator=generator).to(device)
-    y = torch.randint(0, 10, (batch,), generator=generator).to(device)
-    times = []
-    for _ in range(repeats + 2):  # two warm-up steps
-        sync(device)
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        criterion(work(x), y).backward()
-        optimizer.step()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return times[2:]
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
@@ -84,7 +61,7 @@ def main(argv=None):
     torch.manual_seed(0)
     narrow = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=FROM).to(device)
     wide = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=TO).to(device)
-    step = statistics.median(time_training_step(wide, args.step_repeats, args.batch_size, device))
+    step = statistics.median(time_training_step(wide, args.step_repeats, args.batch_size, device, image_size=SIZE))
     grow_s, first_call = {}, None
     for method in WIDTH_METHODS:
         for noise in NOISES:
