@@ -20,12 +20,7 @@ from growth.models import build_model
 RESIDUAL = {"Basic3ResNet": 3, "Basic4ResNet": 4, "Bottleneck4ResNet": 4, "MobileNetV2": 5}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def randomise(module: nn.Module, generator: torch.Generator, *, affine: bool = True) -> None:

@@ -15,12 +15,7 @@ from growth.models import build_model
 NON_ADAM = [name for name in DEPTH_INITS if name != "adam"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(name: str, **kw) -> torch.nn.Module:

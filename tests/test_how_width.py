@@ -23,12 +23,7 @@ CHEAP = ["ResNet-20", "VGG-11", "MobileNetV1", "MobileNetV2-1-1-1-1-1", "WRN-10-
 PRESERVING = ["net2net", "vt", "vt-constraint"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def size_of(name: str) -> int:

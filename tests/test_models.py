@@ -28,13 +28,7 @@ from growth.models import (
 NUM_CLASSES = 7
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These nets are small: one intra-op thread is as fast as two, and far faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_params(model: nn.Module) -> int:
