@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from growth.__main__ import main
 from growth.history import History
@@ -38,14 +37,6 @@ def test_run_autogrow_end_to_end(tmp_path):
     h = History.load(out)
     assert h.meta["found_net"] == "Basic3ResNet-2-2-2" and len(h.epochs) == summary["epochs_run"] == 5
     assert summary["history"] == str(out)
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def test_run_prints_the_found_net_accuracy_and_cost(tmp_path, capsys, one_thread):

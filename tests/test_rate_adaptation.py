@@ -16,12 +16,7 @@ from growth.optim import build_optimizer, carry_state, named_state, rebuild_opti
 from growth.rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD, output_layer, stage_factors
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def param(values):

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from growth.__main__ import main
 from growth.history import History
@@ -15,14 +14,6 @@ from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset_options": {"num_train": 160, "num_test": 64, "num_classes": 10}}
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))

@@ -4,7 +4,6 @@ import math
 from dataclasses import replace
 
 import pytest
-import torch
 
 import growth
 from growth.history import History
@@ -13,13 +12,7 @@ from growth.recipes import autogrow as ag
 from growth.when import Convergent, Periodic
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets on a shared 2-core CPU run several times faster on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = dict(dataset_options={"num_train": 160, "num_test": 64, "num_classes": 10}, batch_size=32)
