@@ -10,7 +10,7 @@ events with another ``kind`` (AutoGrow's stopping policy appends ``{"kind": "fre
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 from torch import nn
@@ -42,25 +42,34 @@ class FineTune:
     """What follows growth: ``epochs`` more epochs at their own LR schedule, then the run ends.
 
     AutoGrow: once no sub-network may grow, fine-tune with a staircase LR (100/150 of 200 epochs).
+    FRAGrow: once the target is reached, a cosine over the epochs the run has left (``epochs=None``).
     ``lr=None`` keeps the run's base LR.
     """
 
-    epochs: int
+    epochs: int | None
     schedule: str = "step"
     lr: float | None = None
     options: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.epochs, int) or self.epochs < 0:
-            raise ValueError(f"epochs={self.epochs!r} is not allowed for fine-tuning: use a non-negative integer")
+        if self.epochs is not None and (isinstance(self.epochs, bool) or not isinstance(self.epochs, int)
+                                        or self.epochs < 0):
+            raise ValueError(f"epochs={self.epochs!r} is not allowed for fine-tuning: use a non-negative integer, "
+                             "or None for the rest of the run")
 
 
 class Grower:
     """Bundles when / where / how; fires at most one growth event per epoch.
 
-    ``finished`` turns true once the locator finds nothing left to grow; with ``finetune`` set, the
-    training loop then switches to the fine-tuning schedule and ends the run after its epochs
-    (``epochs`` of the run is then a budget, not a length).
+    ``finished`` turns true once the locator finds nothing left to grow, or, for a locator with an
+    ``exhausted(ctx)`` method (:class:`growth.where.Sequential`, :class:`growth.where.RoundRobin`),
+    right after the growth that reached its targets; with ``finetune`` set, the training loop then
+    switches to the fine-tuning schedule and ends the run after its epochs (``epochs`` of the run is
+    then a budget, not a length).
+
+    Parts that follow training step by step (MoGrow's moving average of the weights) define
+    ``after_step(model)``; the training loop calls each of :meth:`step_observers` after every
+    optimizer step.
     """
 
     def __init__(
@@ -86,6 +95,9 @@ class Grower:
         start = time.perf_counter()
         model = self.how(ctx, target)
         seconds = time.perf_counter() - start
+        exhausted = getattr(self.where, "exhausted", None)
+        if exhausted is not None and exhausted(ctx if model is ctx.model else _with_model(ctx, model)):
+            self.finished = True
         event = {
             "kind": "grow",
             "epoch": ctx.epoch,
@@ -97,6 +109,16 @@ class Grower:
             "method": self.name,
         }
         return model, event
+
+    def step_observers(self) -> list[Callable[[nn.Module], None]]:
+        """The ``after_step`` methods of the trigger, locator, operator and the operator's initialiser
+        (``how.initializer``, e.g. :class:`growth.how.AddBlock`'s)."""
+        parts = (self.when, self.where, self.how, getattr(self.how, "initializer", None))
+        return [p.after_step for p in parts if p is not None and callable(getattr(p, "after_step", None))]
+
+
+def _with_model(ctx: GrowthContext, model: nn.Module) -> GrowthContext:
+    return replace(ctx, model=model)
 
 
 def _name(part: Any) -> str:

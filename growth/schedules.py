@@ -1,7 +1,8 @@
 """Learning-rate schedules, one value per epoch: constant, cosine, step (staircase), warm restarts.
 
 The papers' settings: AutoGrow grows at a constant LR and fine-tunes with a staircase (decays at
-epochs 100 and 150 of 200); FRAGrow grows at a constant LR, then decays with a cosine; VT uses cosine.
+epochs 100 and 150 of 200); FRAGrow grows at a constant LR, then decays with a cosine (its runs
+without growth take ``hold-cosine``: the same shape at fixed epochs); VT uses cosine.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-SCHEDULES = ("constant", "cosine", "step", "warm-restarts")
+SCHEDULES = ("constant", "cosine", "hold-cosine", "step", "warm-restarts")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,13 @@ def cosine(lr: float, epochs: int, min_lr: float = 0.0) -> Schedule:
     return Schedule(
         "cosine", lambda e: min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * min(e, epochs) / epochs))
     )
+
+
+def hold_cosine(lr: float, epochs: int, hold: int, min_lr: float = 0.0) -> Schedule:
+    """Constant ``lr`` for the first ``hold`` epochs, then a cosine from ``lr`` towards ``min_lr`` over the
+    ``epochs - hold`` that are left (FRAGrow: constant while growing, cosine while fine-tuning)."""
+    rest = cosine(lr, max(epochs - hold, 1), min_lr)
+    return Schedule("hold-cosine", lambda e: lr if e < hold else rest(e - hold))
 
 
 def step(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
@@ -62,6 +70,12 @@ def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
     if name == "cosine":
         _only(name, options, {"min_lr"})
         return cosine(lr, max(epochs, 1), **options)
+    if name == "hold-cosine":
+        _only(name, options, {"hold", "min_lr"})
+        hold = options.get("hold")
+        if isinstance(hold, bool) or not isinstance(hold, int) or not 0 <= hold <= epochs:
+            raise ValueError(f"hold={hold!r} is not allowed: give the constant epochs, an integer in [0, {epochs}]")
+        return hold_cosine(lr, max(epochs, 1), hold, options.get("min_lr", 0.0))
     if name == "step":
         _only(name, options, {"milestones", "gamma"})
         milestones = options.get("milestones")

@@ -166,6 +166,7 @@ def train(
     quiet = os.environ.get("CI") or (progress is None and not sys.stderr.isatty()) or progress is False
     bar = tqdm(total=config.epochs, desc=getattr(model, "spec", "train"), disable=bool(quiet), leave=False)
 
+    observers = grower.step_observers() if grower is not None else []
     wall = 0.0
     finetune_from, end = None, config.epochs
     for epoch in range(config.epochs):
@@ -178,7 +179,9 @@ def train(
             batch_size = config.batch_sizes[epoch]
             loader = data.train_loader(batch_size, seed=config.seed + epoch, augment=config.augment)
         start = time.perf_counter()
-        train_loss, train_acc, seen = _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last)
+        observer_seconds = [0.0]
+        train_loss, train_acc, seen = _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last,
+                                                   observers, observer_seconds)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen)  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -192,6 +195,8 @@ def train(
             "train_loss": train_loss,
             "train_acc": train_acc,
         }
+        if observers:  # e.g. MoGrow's moving average: its share of train_seconds
+            record["observer_seconds"] = observer_seconds[0]
         if hasattr(optimizer, "stage_lrs"):  # growth.rate_adaptation: the LR each growth stage got last
             record["stage_lrs"] = optimizer.stage_lrs()
         start = time.perf_counter()
@@ -220,8 +225,9 @@ def train(
                 wall += event["seconds"]
             if grower.finished and grower.finetune is not None and finetune_from is None:
                 ft = grower.finetune
-                finetune_from, end = epoch + 1, min(config.epochs, epoch + 1 + ft.epochs)
-                schedule = make_schedule(ft.schedule, ft.lr or config.lr, ft.epochs, **ft.options)
+                length = ft.epochs if ft.epochs is not None else config.epochs - (epoch + 1)
+                finetune_from, end = epoch + 1, min(config.epochs, epoch + 1 + length)
+                schedule = make_schedule(ft.schedule, ft.lr or config.lr, length, **ft.options)
                 history.events.append({"epoch": epoch + 1, "kind": "finetune", "epochs": end - finetune_from,
                                        "schedule": ft.schedule, "spec": getattr(model, "spec", None)})
         record["macs"] = meter.total_macs
@@ -264,8 +270,13 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last) -> tuple[float, float, int]:
-    """One pass over the training loader; loss and accuracy (%) accumulated on the device."""
+def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
+                 observer_seconds=None) -> tuple[float, float, int]:
+    """One pass over the training loader; loss and accuracy (%) accumulated on the device.
+
+    ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
+    ``observer_seconds[0]`` (a one-element list) when given.
+    """
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -280,6 +291,12 @@ def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last) 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if observers:
+            start = time.perf_counter()
+            for observe in observers:
+                observe(model)
+            if observer_seconds is not None:
+                observer_seconds[0] += time.perf_counter() - start
         loss_sum += loss.detach() * y.numel()
         correct += (out.argmax(1) == y).sum()
         seen += y.numel()

@@ -81,3 +81,15 @@ def test_run_help_lists_the_recipes(capsys):
     for flag in ("--variant", "--K", "--J", "--tau", "--init", "--seed-net", "--dataset", "--subsample",
                  "--epochs", "--finetune-epochs", "--lr", "--seed", "--device", "--profile", "--out"):
         assert flag in out
+
+
+def test_run_fragrow_prints_the_net_errors_and_e_bar(tmp_path, capsys, one_thread):
+    out = tmp_path / "fragrow.json"
+    assert main(["run", "fragrow", "--profile", "smoke", "--family", "vgg", "--policy", "periodic",
+                 "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "VGG-1-1-1-1-2 -> VGG-1-2-2-1-2 (target reached: True)" in text
+    assert "after epochs [2, 4]" in text and "E-bar 3.00 epochs" in text and "test error" in text
+    assert History.load(out).meta["policy"] == "periodic"
+    assert main(["run", "fragrow", "--profile", "smoke", "--target-net", "Basic4ResNet-1-2-2-2"]) == 2
+    assert "shallower than the seed" in capsys.readouterr().err

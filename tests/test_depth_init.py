@@ -320,7 +320,7 @@ def test_adam_through_the_training_loop(data):
 
 
 def test_registry_names():
-    assert set(DEPTH_INITS) == {"zero", "uniform", "gaussian", "adam", "he", "copy"}
+    assert set(DEPTH_INITS) == {"zero", "uniform", "gaussian", "adam", "he", "copy", "mogrow"}
     assert all(cls.name == name for name, cls in DEPTH_INITS.items())
 
 

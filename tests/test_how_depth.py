@@ -151,7 +151,7 @@ def test_max_depth_allows_growth_below_the_limit():
 
 def test_unknown_init_lists_the_names():
     names = ", ".join(sorted(DEPTH_INITS))
-    assert names == "adam, copy, gaussian, he, uniform, zero"
+    assert names == "adam, copy, gaussian, he, mogrow, uniform, zero"
     fails_cleanly(small("Basic3ResNet-1-1-1"), re.escape(f"init='kaiming' is unknown: choose one of {names}"),
                   stage=0, init="kaiming")
     with pytest.raises(ValueError, match="init='kaiming'"):

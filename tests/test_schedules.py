@@ -50,3 +50,12 @@ def test_warm_restarts_cycles():
 def test_bad_schedules_name_the_parameter(name, lr, options, word):
     with pytest.raises(ValueError, match=word.replace("[", r"\[")):
         make_schedule(name, lr, 10, **options)
+
+
+def test_hold_cosine_is_constant_then_a_cosine_over_the_rest():
+    from growth.schedules import make_schedule
+    s = make_schedule("hold-cosine", 0.4, 10, hold=6)
+    assert [s(e) for e in range(6)] == [0.4] * 6
+    assert s(6) == 0.4 and s(8) == pytest.approx(0.2) and s(10) == pytest.approx(0.0)  # cosine over 4 epochs
+    with pytest.raises(ValueError, match="hold=11"):
+        make_schedule("hold-cosine", 0.4, 10, hold=11)

@@ -131,8 +131,19 @@ def test_finetune_phase_follows_growth_and_ends_the_run(data):
                            finetune=finetune)
     run = growth.train(model, data, epochs=10, batch_size=48, lr=0.05, grower=grower)
     h = run.history
-    # epoch 1: grow to 2-1-1; epoch 2: nothing left -> fine-tune epochs 3 and 4 at 0.2, then 0.02; stop
-    assert len(h.epochs) == 4 and h.meta["epochs_run"] == 4
-    assert h.series("lr") == pytest.approx([0.05, 0.05, 0.2, 0.02])
+    # epoch 1: grow to 2-1-1, which the locator reports exhausted at once -> fine-tune epochs 2 and 3 at
+    # 0.2, then 0.02; stop
+    assert len(h.epochs) == 3 and h.meta["epochs_run"] == 3
+    assert h.series("lr") == pytest.approx([0.05, 0.2, 0.02])
     assert [e["kind"] for e in h.events] == ["grow", "finetune"]
-    assert h.events[1]["epoch"] == 2 and h.events[1]["epochs"] == 2
+    assert h.events[1]["epoch"] == 1 and h.events[1]["epochs"] == 2
+
+
+def test_finetune_of_none_epochs_takes_the_rest_of_the_run(data):
+    model = growth.build_model("Basic3ResNet-1-1-1", num_classes=data.num_classes, width=0.25)
+    grower = growth.Grower(growth.when.Periodic(2), growth.where.Sequential([2, 1, 1]), growth.how.AddBlock(),
+                           finetune=growth.FineTune(epochs=None, schedule="cosine"))
+    h = growth.train(model, data, epochs=6, batch_size=48, lr=0.1, grower=grower).history
+    assert len(h.epochs) == 6 and h.events[1] == {**h.events[1], "kind": "finetune", "epoch": 2, "epochs": 4}
+    assert h.series("lr") == pytest.approx([0.1, 0.1, 0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05,
+                                            0.1 * (1 + math.cos(3 * math.pi / 4)) / 2])

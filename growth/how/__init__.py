@@ -12,6 +12,8 @@ from .depth_init import (
     last_bn,
     make_depth_init,
 )
+from .doubling import DoubleBlocks, double_blocks
+from .momentum import MomentumInit, WeightEMA
 from .mup import mup_init
 from .width import AddWidth, WidthGrowth, grow_width, width_families
 from .width_methods import (
@@ -26,7 +28,8 @@ from .width_methods import (
 
 __all__ = [
     "AddBlock", "AdamInit", "CopyInit", "DEPTH_INITS", "DepthInit", "GauInit", "HeInit", "UniInit", "ZeroInit",
-    "depth_families", "grow_depth", "last_bn", "make_depth_init",
+    "depth_families", "grow_depth", "last_bn", "make_depth_init", "DoubleBlocks", "MomentumInit", "WeightEMA",
+    "double_blocks",
     "AddWidth", "Net2Net", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
     "WidthMethod", "grow_width", "make_width_method", "mup_init", "width_families",
 ]

@@ -114,5 +114,10 @@ class AddBlock:
         if not self.name:
             self.name = f"add-block({self._init.name or type(self._init).__name__})"
 
+    @property
+    def initializer(self) -> DepthInit:
+        """The :class:`DepthInit` that ``init`` names."""
+        return self._init
+
     def __call__(self, ctx: GrowthContext, stage: int) -> nn.Module:
         return grow_depth(ctx.model, stage, init=self._init, max_depth=self.max_depth, ctx=ctx)

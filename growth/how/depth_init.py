@@ -9,6 +9,7 @@ gaussian   AutoGrow's GauInit (AutoGrow's best, Tables 6/7 of the review): last 
 adam       AutoGrow's AdamInit: last BN trained alone with Adam until the training accuracy is back
 he         the block as the family makes it (Kaiming-normal convs, BN weight 1, bias 0)
 copy       FRAGrow's default: a deep copy of the preceding block of the stage (``he`` if it cannot be)
+mogrow     MoGrow: ``copy`` with the preceding block's moving-average weights (:mod:`growth.how.momentum`)
 =========  ==========================================================================================
 
 AutoGrow's four (Wen et al. 2020; the review's Tables 6 and 7) treat only the new block's *last* BN

@@ -1,5 +1,5 @@
 """Where to grow: locators that pick the stage (sub-network) that grows next."""
-from .stages import RoundRobin, Sequential
+from .stages import AllStages, RoundRobin, Sequential
 from .stopping import StoppingRoundRobin
 
-__all__ = ["RoundRobin", "Sequential", "StoppingRoundRobin"]
+__all__ = ["AllStages", "RoundRobin", "Sequential", "StoppingRoundRobin"]

@@ -1,8 +1,10 @@
 """Which stage grows next, towards a target depth per stage.
 
 ``RoundRobin`` is AutoGrow's circular list of sub-networks (FRAGrow's "circulation" ablation);
-``Sequential`` fills stages front to back (FRAGrow's default).  Both return ``None`` once every
-stage has reached its target depth.
+``Sequential`` fills stages front to back (FRAGrow's default); ``AllStages`` grows every stage at
+once (LipGrow).  Both return ``None`` once every
+stage has reached its target depth, and ``exhausted(ctx)`` tells the :class:`growth.Grower` so right
+after the growth that reached it (the fine-tuning then starts at once).
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ class Sequential:
         room = _room(ctx, self.targets)
         return room[0] if room else None
 
+    def exhausted(self, ctx: GrowthContext) -> bool:
+        """Every stage has reached its target depth."""
+        return not _room(ctx, self.targets)
+
 
 @dataclass
 class RoundRobin:
@@ -58,3 +64,27 @@ class RoundRobin:
         stage = next((s for s in room if s > last), room[0])
         ctx.state["round_robin_last"] = stage
         return stage
+
+    def exhausted(self, ctx: GrowthContext) -> bool:
+        """Every stage has reached its target depth."""
+        return not _room(ctx, self.targets)
+
+
+@dataclass
+class AllStages:
+    """Every stage still below its target, at once (LipGrow's growth doubles the whole net):
+    returns the tuple of those stages."""
+
+    targets: Sequence[int]
+    name: str = "all-stages"
+
+    def __post_init__(self) -> None:
+        self.targets = _check_targets(self.targets)
+
+    def __call__(self, ctx: GrowthContext) -> tuple[int, ...] | None:
+        room = _room(ctx, self.targets)
+        return tuple(room) if room else None
+
+    def exhausted(self, ctx: GrowthContext) -> bool:
+        """Every stage has reached its target depth."""
+        return not _room(ctx, self.targets)
