@@ -10,7 +10,7 @@ import pytest
 from growth.__main__ import main
 from growth.history import History
 from growth.recipes import RECIPES
-from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config
+from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config, width_method
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset_options": {"num_train": 160, "num_test": 64, "num_classes": 10}}
@@ -33,6 +33,19 @@ def test_each_variant_grows_to_the_planned_widths(variant, one_thread):
         assert h.epochs[0]["params"] < h.epochs[1]["params"] < h.epochs[2]["params"]
     assert ("stage_lrs" in h.epochs[-1]) == VARIANTS[variant][1]
     assert h.meta["config"]["reset_optimizer"] is True  # SGD: momentum re-initialised at growth (Sec. 4)
+
+
+def test_width_method_replaces_the_variants_way_of_filling_new_units(one_thread):
+    """App. A: growing+vt with width_method vt-constraint (or random) grows the same schedule another way."""
+    runs = {m: run_vt(vt_config("smoke", variant="growing+vt", width_method=m, **TINY), progress=False).history
+            for m in (None, "vt-constraint", "random")}
+    assert [runs[m].meta["grower"].endswith(f"{m or 'vt'})") for m in runs] == [True, True, True]
+    assert runs["vt-constraint"].meta["recipe_config"]["width_method"] == "vt-constraint"
+    assert all(runs[m].meta["channels"] == runs[None].meta["channels"] for m in runs)
+    assert runs["vt-constraint"].series("train_loss") != runs[None].series("train_loss")
+    assert runs["random"].series("train_loss") == run_vt(
+        vt_config("smoke", variant="growing", **TINY), progress=False).history.series("train_loss")
+    assert width_method(vt_config("smoke", variant="large", width_method="vt")) is None
 
 
 def test_batch_size_adaptation_changes_the_batch_per_stage(one_thread):
@@ -62,6 +75,7 @@ def test_the_paper_plan_and_defaults():
     ({"stages": 0}, r"stages=0 is not allowed: use a positive integer"),
     ({"batch_adapt": "yes"}, r"batch_adapt='yes' is not allowed: use True or False"),
     ({"ra_rule": "sqrt"}, r"ra_rule='sqrt' is unknown"),
+    ({"width_method": "copy"}, r"width_method='copy' is unknown: choose one of random, net2net, vt, vt-constraint"),
     ({"colour": 1}, r"unknown VT parameter\(s\) \['colour'\]"),
 ])
 def test_bad_parameters_raise_naming_them(overrides, match):

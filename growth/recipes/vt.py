@@ -27,6 +27,10 @@ The ablation rows (Sec. 4, the table of ``papers/NOTES.md``) are ``variant``:
 ``full``        Variance Transfer                                stage-wise (RA)
 ==============  ===============================================  ===============
 
+``width_method`` replaces a growing variant's way of filling new units by any of
+:data:`growth.how.WIDTH_METHODS` (App. A: ``growing+vt`` with ``width_method="vt-constraint"`` is
+VT-constraint, with ``"random"`` the standard initialisation); ``None`` keeps the variant's.
+
 Paper setting (profile ``paper``): SGD, LR 0.1, momentum 0.9, weight decay 5e-4 (the values lost in
 our copy; the usual CIFAR ones [secondary]), batch 128, cosine LR over the whole budget, 160 epochs
 on CIFAR-10 (200 CIFAR-100, 90 ImageNet), ``c0 = 1/4``, ``p = 0.2``, 9 stages, ``T0 = 8`` (10, 4),
@@ -58,7 +62,7 @@ import torch
 
 from ..data import list_datasets
 from ..data import load as load_dataset
-from ..how import AddWidth, width_families
+from ..how import WIDTH_METHODS, AddWidth, width_families
 from ..how.width import channel_counts
 from ..models import build_model, parse_name
 from ..protocol import Grower
@@ -71,7 +75,8 @@ from ..when.width_schedule import (
 )
 from .base import Recipe, check_choice, check_int, check_number, jsonable, parse_dataset_options
 
-__all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config"]
+__all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config",
+           "width_method"]
 
 PAPER = ("Yuan, Savarese, Maire. Accelerated Training via Incrementally Growing Neural Networks using Variance "
          "Transfer and Learning Rate Adaptation. NeurIPS 2023.")
@@ -92,6 +97,7 @@ class VTConfig:
     :data:`BUDGETS`; ``reset_momentum`` True for SGD, False for Adam / AvaGrad (Sec. 4)."""
 
     variant: str = "full"
+    width_method: str | None = None
     model: str = "ResNet-20"
     width: float = 1.0
     dataset: str = "cifar10"
@@ -137,6 +143,8 @@ class VTConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed. Touches no data."""
         check_choice("variant", self.variant, tuple(VARIANTS))
+        if self.width_method is not None:
+            check_choice("width_method", self.width_method, tuple(WIDTH_METHODS))
         try:
             family = parse_name(self.model)[0].name
         except ValueError as err:
@@ -237,11 +245,18 @@ def plan(config: VTConfig, *, num_classes: int = 10, image_size: int = 32) -> di
             "relative_cost": cost}
 
 
+def width_method(config: VTConfig) -> str | None:
+    """How ``config``'s new units are filled: its ``width_method``, else its variant's (None: ``large``)."""
+    if VARIANTS[config.variant][0] is None:
+        return None
+    return config.width_method or VARIANTS[config.variant][0]
+
+
 def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
     """when / where / how: grow at the stage boundaries to the next stage's channel counts with the
-    variant's method (None for ``large``)."""
+    variant's method or ``width_method`` (None for ``large``)."""
     cfg = config.resolved()
-    method = VARIANTS[cfg.variant][0]
+    method = width_method(cfg)
     if method is None:
         return None
     how = AddWidth(channels=[s["channels"] for s in stages], method=method, noise=cfg.noise)
@@ -282,7 +297,7 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
         model = build_model(cfg.model, **shape)
     else:
         model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
-                                  method=VARIANTS[cfg.variant][0], noise=cfg.noise,
+                                  method=width_method(cfg), noise=cfg.noise,
                                   generator=torch.Generator().manual_seed(cfg.seed), **shape)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
                 "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
@@ -342,6 +357,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--profile", choices=PROFILES, default="smoke",
       help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
     a("--variant", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
+    a("--width-method", dest="width_method",
+      help="fill new units by random, net2net, vt or vt-constraint instead of the variant's way (App. A)")
     a("--model", help="full model: ResNet-20, ResNet-18, VGG-11, VGG-19, MobileNetV1, CNN4, MLP, ...")
     a("--width", type=float, help="width multiplier of the full model (1.0 is the paper's)")
     a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, imagenet, ...")
@@ -365,7 +382,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", help="auto, cpu, cuda or cuda:N")
 
 
-_CLI_FIELDS = ("variant", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
+_CLI_FIELDS = ("variant", "width_method", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
                "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding", "batch_adapt", "noise", "seed",
                "device")
 
