@@ -53,7 +53,7 @@ from ..protocol import FineTune, Grower
 from ..train import Run, TrainConfig, resolve_device, seed_everything, train
 from ..when import Convergent, Deadline, Periodic
 from ..where import StoppingRoundRobin
-from .base import Recipe, jsonable as _jsonable, parse_dataset_options
+from .base import Recipe, config_from_cli, jsonable as _jsonable
 from .base import check_choice as _choice, check_int as _int, check_number as _number
 
 __all__ = [
@@ -505,11 +505,7 @@ _CLI_FIELDS = ("K", "J", "tau", "init", "seed_net", "width", "max_depth", "metri
 
 
 def config_from_args(args: argparse.Namespace) -> AutoGrowConfig:
-    overrides = {name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None}
-    if args.dataset_option:
-        base = autogrow_config(args.profile, variant=args.variant, **overrides)
-        overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
-    return autogrow_config(args.profile, variant=args.variant, **overrides)
+    return config_from_cli(args, autogrow_config, _CLI_FIELDS, variant=args.variant)
 
 
 AUTOGROW = Recipe(

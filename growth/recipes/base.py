@@ -90,3 +90,47 @@ def parse_dataset_options(items: Sequence[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key] = text
     return options
+
+
+def config_from_cli(args: argparse.Namespace, make_config: Callable[..., Any], fields: Sequence[str],
+                    **fixed: Any) -> Any:
+    """A recipe's configuration from ``python -m growth run NAME``'s parsed ``args``: the profile's
+    configuration (``make_config(args.profile, **fixed)``) with every option of ``fields`` that was
+    given on top, and the ``--dataset-option`` items merged into the profile's ``dataset_options``."""
+    overrides = {name: getattr(args, name) for name in fields if getattr(args, name, None) is not None}
+    if args.dataset_option:
+        base = make_config(args.profile, **fixed, **overrides)
+        overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
+    return make_config(args.profile, **fixed, **overrides)
+
+
+def run_jobs(run: Callable[..., Any], jobs: Sequence[tuple[Any, str]], *, workers: int = 1) -> list[str]:
+    """Run ``run(config, history_path=path)`` for every ``(config, path)`` of ``jobs``; returns the paths.
+
+    ``workers=1`` runs them one after another in this process.  ``workers > 1`` runs them in that many
+    fresh processes (``spawn``), each limited to one thread, so that independent runs fill the cores
+    of a CPU; every run seeds itself, so its History does not depend on which worker ran it.  Every
+    config is validated before any run starts.
+    """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers={workers!r} is not allowed: use a positive integer")
+    for config, _ in jobs:
+        config.validate()
+    if workers == 1:
+        for config, path in jobs:
+            run(config, history_path=path, progress=False)
+        return [path for _, path in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_one_thread) as pool:
+        for future in [pool.submit(run, config, history_path=path, progress=False) for config, path in jobs]:
+            future.result()
+    return [path for _, path in jobs]
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)

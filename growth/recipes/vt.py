@@ -73,7 +73,7 @@ from ..when.width_schedule import (
     EPOCH_KINDS, EPOCH_ROUNDINGS, ROUNDINGS, StageBoundaries, build_stage_model, schedule_cost, stage_batch_sizes,
     stage_channels, stage_epochs, stage_models, width_fractions,
 )
-from .base import Recipe, check_choice, check_int, check_number, jsonable, parse_dataset_options
+from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
 
 __all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config",
            "width_method"]
@@ -388,11 +388,7 @@ _CLI_FIELDS = ("variant", "width_method", "model", "width", "dataset", "data_roo
 
 
 def config_from_args(args: argparse.Namespace) -> VTConfig:
-    overrides = {name: getattr(args, name) for name in _CLI_FIELDS if getattr(args, name, None) is not None}
-    if args.dataset_option:
-        base = vt_config(args.profile, **overrides)
-        overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
-    return vt_config(args.profile, **overrides)
+    return config_from_cli(args, vt_config, _CLI_FIELDS)
 
 
 VT = Recipe(
