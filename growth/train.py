@@ -26,6 +26,7 @@ from tqdm import tqdm
 from .cost import CostMeter
 from .history import History
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
+from .probe import StageNormProbe
 from .protocol import GrowthContext, Grower
 from .schedules import make_schedule
 
@@ -53,6 +54,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     batch_sizes: list[int] | None = None  # one per epoch (VT's Eq. 8); None: batch_size throughout
+    probe: list[str] | None = None  # parameters whose per-stage gradient / update norms are logged (growth.probe)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
@@ -66,6 +68,8 @@ class TrainConfig:
                 or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in self.batch_sizes)):
             raise ValueError(f"batch_sizes={self.batch_sizes!r} is not allowed: use None or a list of "
                              f"{self.epochs} positive integers, one per epoch")
+        if self.probe is not None:
+            StageNormProbe(self.probe)  # raises on anything but a list of names
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
         if not isinstance(self.optimizer_options, dict):
@@ -142,6 +146,9 @@ def train(
 
     seed_everything(config.seed)
     model = _place(model, device, channels_last)
+    probe = StageNormProbe(config.probe) if config.probe else None
+    if probe is not None:
+        probe.check(model)
     optimizer = build_optimizer(
         model, config.optimizer, lr=config.lr, momentum=config.momentum,
         nesterov=config.nesterov, weight_decay=config.weight_decay, **config.optimizer_options,
@@ -178,10 +185,12 @@ def train(
         if config.batch_sizes and config.batch_sizes[epoch] != batch_size:  # a new loader, a new shuffle seed
             batch_size = config.batch_sizes[epoch]
             loader = data.train_loader(batch_size, seed=config.seed + epoch, augment=config.augment)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         observer_seconds = [0.0]
         train_loss, train_acc, seen = _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last,
-                                                   observers, observer_seconds)
+                                                   observers, observer_seconds, probe)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen)  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -195,10 +204,14 @@ def train(
             "train_loss": train_loss,
             "train_acc": train_acc,
         }
+        if device.type == "cuda":  # the device's measured peak of this epoch's training (VT Fig. 7(a))
+            record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         if observers:  # e.g. MoGrow's moving average: its share of train_seconds
             record["observer_seconds"] = observer_seconds[0]
         if hasattr(optimizer, "stage_lrs"):  # growth.rate_adaptation: the LR each growth stage got last
             record["stage_lrs"] = optimizer.stage_lrs()
+        if probe is not None:  # per step, the gradient / update norm of each stage's part (VT Fig. 4(b, c))
+            record["stage_norms"] = probe.pop_epoch()
         start = time.perf_counter()
         for split in ("val", "test") if has_val else ("test",):
             loss, acc = evaluate(model, data.eval_loader(split, config.eval_batch_size), criterion,
@@ -271,11 +284,13 @@ def _sync(device: torch.device) -> None:
 
 
 def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
-                 observer_seconds=None) -> tuple[float, float, int]:
+                 observer_seconds=None, probe=None) -> tuple[float, float, int]:
     """One pass over the training loader; loss and accuracy (%) accumulated on the device.
 
     ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
-    ``observer_seconds[0]`` (a one-element list) when given.
+    ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
+    :class:`~growth.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
+    of any method.
     """
     model.train()
     device = next(model.parameters()).device
@@ -297,6 +312,8 @@ def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, 
                 observe(model)
             if observer_seconds is not None:
                 observer_seconds[0] += time.perf_counter() - start
+        if probe is not None:
+            probe(model)
         loss_sum += loss.detach() * y.numel()
         correct += (out.argmax(1) == y).sum()
         seen += y.numel()

@@ -77,10 +77,30 @@ def test_the_paper_plan_and_defaults():
     ({"ra_rule": "sqrt"}, r"ra_rule='sqrt' is unknown"),
     ({"width_method": "copy"}, r"width_method='copy' is unknown: choose one of random, net2net, vt, vt-constraint"),
     ({"colour": 1}, r"unknown VT parameter\(s\) \['colour'\]"),
+    ({"optimizer": "lars", "variant": "full"}, r"optimizer='lars' has no stage-wise version, so variant='full'"),
+    ({"probe": "stages.2.1.conv2.weight"}, r"probe='stages.2.1.conv2.weight' is not allowed: give a list"),
 ])
 def test_bad_parameters_raise_naming_them(overrides, match):
     with pytest.raises(ValueError, match=match):
         vt_config("smoke", **overrides)
+
+
+def test_a_wrong_probe_name_fails_before_any_data_is_read(tmp_path):
+    cfg = vt_config("paper", probe=["stages.2.1.conv9.weight"], data_root=str(tmp_path / "missing"))
+    with pytest.raises(ValueError, match=r"probe names \['stages.2.1.conv9.weight'\] are not parameters"):
+        run_vt(cfg)
+
+
+def test_lars_and_the_probe_on_a_growing_run(one_thread):
+    """Table 11's LARS runs the global-LR variants (momentum reset like SGD); the probe logs every step of
+    the watched layer, one norm per stage so far (Fig. 4(b, c))."""
+    name = "stages.2.1.conv2.weight"
+    h = run_vt(vt_config("smoke", variant="growing+vt", optimizer="lars", probe=[name], **TINY),
+               progress=False).history
+    assert h.meta["config"]["optimizer"] == "lars" and h.meta["config"]["lr"] == 5.0
+    assert h.meta["config"]["reset_optimizer"] is True
+    assert [len(r["stage_norms"][name]["grad"][-1]) for r in h.epochs] == [1, 2, 3, 3]
+    assert [len(r["stage_norms"][name]["grad"]) for r in h.epochs] == [3] * 4  # 160 images, batch 64
 
 
 def test_a_too_short_budget_fails_before_any_data_is_read(tmp_path):

@@ -42,7 +42,9 @@ Where we had to choose (each is a parameter):
 * the epoch rate ``q = epoch_rate = 0.2`` (= ``p``) and rounding of Eq. 7 [open]; the LR schedule is
   one cosine over the total budget, not restarted at growth [open];
 * the batch size of Eq. 8: ``B (1/c_k)^a``, a multiple of 8, off by default [open]; LR unchanged;
-* Adam's and AvaGrad's LR (Table 10's values are lost): 1e-3 and 0.1 [open];
+* Adam's and AvaGrad's LR (Table 10's values are lost): 1e-3 and 0.1 [open]; LARS's (Table 11, the
+  searched value is lost): 5 with trust coefficient 1e-3, so a step moves a tensor by about 0.5% of its
+  norm [open]; LARS has no stage-wise version, so it goes with the global-LR variants only;
 * the seed: ``build_model(model, width=c0 * width)`` (the family's own init), widened where the
   even rounding gives more channels (:func:`growth.when.width_schedule.build_stage_model`);
 * no validation split (the paper reports test accuracy) [secondary].
@@ -65,6 +67,7 @@ from ..data import load as load_dataset
 from ..how import WIDTH_METHODS, AddWidth, width_families
 from ..how.width import channel_counts
 from ..models import build_model, parse_name
+from ..probe import StageNormProbe
 from ..protocol import Grower
 from ..rate_adaptation import RULES
 from ..schedules import SCHEDULES
@@ -83,8 +86,9 @@ PAPER = ("Yuan, Savarese, Maire. Accelerated Training via Incrementally Growing 
 #: variant -> (width method, stage-wise LR adaptation); ``large`` does not grow.
 VARIANTS = {"large": (None, False), "net2net": ("net2net", False), "growing": ("random", False),
             "growing+vt": ("vt", False), "growing+ra": ("random", True), "full": ("vt", True)}
+#: name -> (global-LR optimizer, its RA version, default LR); LARS (Table 11) is layer-wise only.
 OPTIMIZERS = {"sgd": ("sgd", "ra-sgd", 0.1), "adam": ("adam", "ra-adam", 1e-3),
-              "avagrad": ("avagrad", "ra-avagrad", 0.1)}  # name -> (global LR, RA, default LR)
+              "avagrad": ("avagrad", "ra-avagrad", 0.1), "lars": ("lars", None, 5.0)}
 PROFILES = ("smoke", "bench", "paper")
 #: Total epochs and T0 per dataset (Sec. 4); other datasets take CIFAR-10's.
 BUDGETS = {"cifar10": (160, 8), "cifar100": (200, 10), "imagenet": (90, 4)}
@@ -93,8 +97,10 @@ BUDGETS = {"cifar10": (160, 8), "cifar100": (200, 10), "imagenet": (90, 4)}
 @dataclass
 class VTConfig:
     """One VT run; the defaults are the paper's full method on ResNet-20, CIFAR-10.  ``None`` means
-    derived (:meth:`resolved`): ``lr`` 0.1 (SGD, AvaGrad) or 1e-3 (Adam); ``epochs`` and ``T0`` from
-    :data:`BUDGETS`; ``reset_momentum`` True for SGD, False for Adam / AvaGrad (Sec. 4)."""
+    derived (:meth:`resolved`): ``lr`` 0.1 (SGD, AvaGrad), 1e-3 (Adam) or 5 (LARS); ``epochs`` and ``T0``
+    from :data:`BUDGETS`; ``reset_momentum`` True for SGD and LARS, False for Adam / AvaGrad (Sec. 4).
+    ``probe``: parameter names whose sub-components' gradient and update norms are logged every step
+    (:mod:`growth.probe`, Fig. 4(b, c))."""
 
     variant: str = "full"
     width_method: str | None = None
@@ -125,6 +131,7 @@ class VTConfig:
     noise: float = 1e-3
     reset_momentum: bool | None = None
     ra_rule: str = "norm-ratio"
+    probe: list = field(default_factory=list)
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -137,8 +144,9 @@ class VTConfig:
         return replace(
             self, lr=self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][2],
             epochs=self.epochs if self.epochs is not None else epochs, T0=self.T0 if self.T0 is not None else T0,
-            reset_momentum=self.reset_momentum if self.reset_momentum is not None else self.optimizer == "sgd",
-            dataset_options=dict(self.dataset_options))
+            reset_momentum=(self.reset_momentum if self.reset_momentum is not None
+                            else self.optimizer in ("sgd", "lars")),
+            dataset_options=dict(self.dataset_options), probe=list(self.probe))
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed. Touches no data."""
@@ -158,6 +166,13 @@ class VTConfig:
             raise ValueError(f"dataset_options={self.dataset_options!r} is not allowed: use a dict of options")
         check_number("val_fraction", self.val_fraction, minimum=0.0, maximum=1.0, open_high=True)
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
+        if VARIANTS[self.variant][1] and OPTIMIZERS[self.optimizer][1] is None:
+            raise ValueError(f"optimizer={self.optimizer!r} has no stage-wise version, so variant={self.variant!r} "
+                             f"(rate adaptation) cannot use it: choose a variant of "
+                             f"{', '.join(v for v, (_, ra) in VARIANTS.items() if not ra)}")
+        if not isinstance(self.probe, (list, tuple)) or not all(isinstance(n, str) for n in self.probe):
+            raise ValueError(f"probe={self.probe!r} is not allowed: give a list of parameter names, "
+                             "e.g. ['stages.2.1.conv2.weight']")
         for name, low in (("lr", 0.0), ("T0", 0.0), ("c0", 0.0)):
             if getattr(self, name) is not None:
                 check_number(name, getattr(self, name), minimum=low, open_low=True)
@@ -239,6 +254,8 @@ def plan(config: VTConfig, *, num_classes: int = 10, image_size: int = 32) -> di
     batches = (stage_batch_sizes(fractions, cfg.batch_size, exponent=cfg.batch_exponent, cap=cfg.batch_cap)
                if cfg.batch_adapt else (cfg.batch_size,) * len(fractions))
     models = stage_models(cfg.model, channels, fractions[0], **shape)
+    if cfg.probe:
+        StageNormProbe(cfg.probe).check(models[0])
     cost = schedule_cost(models, epochs, models[-1], (3, image_size, image_size))
     return {"stages": [{"fraction": f, "channels": c, "epochs": e, "batch_size": b}
                        for f, c, e, b in zip(fractions, channels, epochs, batches)],
@@ -286,6 +303,7 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
         device=cfg.device, augment=cfg.augment, reset_optimizer=cfg.reset_momentum,
         optimizer_options={"rule": cfg.ra_rule} if ra else {},
         batch_sizes=[s["batch_size"] for s in stages for _ in range(s["epochs"])] if cfg.batch_adapt else None,
+        probe=cfg.probe or None,
     )
     train_config.validate()
     device = resolve_device(cfg.device)
@@ -365,7 +383,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--dataset-option", dest="dataset_option", action="append", default=[], metavar="KEY=VALUE",
       help="a dataset option (repeatable), e.g. num_train=1000; VALUE is read as JSON when it parses")
     a("--data-root", dest="data_root", help="folder of the on-disk datasets (default $GROWTH_DATA or ./data)")
-    a("--optimizer", help="sgd (paper), adam or avagrad; RA variants use their stage-wise versions")
+    a("--optimizer", help="sgd (paper), adam, avagrad or lars; RA variants use their stage-wise versions")
     a("--lr", type=float, help="initial learning rate (paper 0.1 with SGD)")
     a("--batch-size", dest="batch_size", type=int, help="batch size of the full model (paper 128)")
     a("--epochs", type=int, help="total epochs (paper 160 CIFAR-10, 200 CIFAR-100)")
@@ -378,13 +396,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--rounding", help=f"channel rounding of Eq. 6: {', '.join(ROUNDINGS)}")
     a("--batch-adapt", dest="batch_adapt", action="store_true", default=None, help="Eq. 8: larger batches early")
     a("--noise", type=float, help="symmetry-breaking noise relative to the init std (paper 1e-3)")
+    a("--probe", action="append", metavar="PARAM",
+      help="log the per-stage gradient / update norms of this parameter every step (repeatable), "
+           "e.g. stages.2.1.conv2.weight (Fig. 4(b, c))")
+    a("--ra-rule", dest="ra_rule", help=f"rate adaptation's rule: {', '.join(RULES)} (App. D)")
     a("--seed", type=int, help="random seed (default 0)")
     a("--device", help="auto, cpu, cuda or cuda:N")
 
 
 _CLI_FIELDS = ("variant", "width_method", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
                "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding", "batch_adapt", "noise", "seed",
-               "device")
+               "device", "probe", "ra_rule")
 
 
 def config_from_args(args: argparse.Namespace) -> VTConfig:
