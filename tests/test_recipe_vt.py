@@ -132,6 +132,16 @@ def test_cli_prints_the_summary(tmp_path, capsys, one_thread):
     assert "VT growing+vt (ResNet-20, sgd)" in text and "of the full model's" in text and str(out) in text
 
 
+def test_cli_probe_and_ra_rule(tmp_path, one_thread):
+    out = tmp_path / "h.json"
+    args = ["run", "vt", "--profile", "smoke", "--probe", "stages.2.1.conv2.weight", "--ra-rule", "inverse",
+            "--dataset-option", "num_train=160", "--dataset-option", "num_test=64", "--out", str(out)]
+    assert main(args) == 0
+    h = History.load(out)
+    assert h.meta["recipe_config"]["ra_rule"] == "inverse" and h.meta["config"]["optimizer_options"] == {"rule": "inverse"}
+    assert "stages.2.1.conv2.weight" in h.epochs[-1]["stage_norms"]
+
+
 @pytest.mark.parametrize("args, word", [
     (["--variant", "huge"], "variant='huge'"),
     (["--stages", "0"], "stages=0"),

@@ -285,8 +285,8 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
            progress: bool | None = None) -> Run:
     """Run ``config``; returns the :class:`growth.Run`.  Every parameter (the schedule included) is
     checked before any data is read.  The History's meta carries the resolved configuration, the
-    stages (``stages``: fraction, channels, epochs, batch size), the schedule's ``relative_cost`` and
-    the final model's ``channels``; its events the growths (``target``: the stage's channels); each
+    stages (``stages``: fraction, channels, epochs, batch size), the schedule's ``relative_cost``,
+    the final model's ``channels``, ``input_shape`` and ``num_classes``; its events the growths (``target``: the stage's channels); each
     epoch its ``batch_size`` and, with RA, ``stage_lrs``."""
     if not isinstance(config, VTConfig):
         raise ValueError(f"config={config!r} is not a VTConfig: build one with vt_config(...)")
@@ -323,6 +323,7 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
                 progress=progress)
     run.history.meta["channels"] = channel_counts(run.model)
     run.history.meta["input_shape"] = list(data.input_shape)
+    run.history.meta["num_classes"] = data.num_classes
     if history_path is not None:
         run.history.save(history_path)
     return run
