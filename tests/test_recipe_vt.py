@@ -35,6 +35,15 @@ def test_each_variant_grows_to_the_planned_widths(variant, one_thread):
     assert h.meta["config"]["reset_optimizer"] is True  # SGD: momentum re-initialised at growth (Sec. 4)
 
 
+def test_planned_cost_is_the_measured_cost(one_thread):
+    """The schedule's relative_cost (planned from the stage models, before any data) equals the MACs the
+    loop's CostMeter charged, growing run over the large run, with and without Eq. 8's batches."""
+    large = run_vt(vt_config("smoke", variant="large", **TINY), progress=False).history.last("macs")
+    for adapt in (False, True):
+        h = run_vt(vt_config("smoke", variant="full", batch_adapt=adapt, **TINY), progress=False).history
+        assert h.last("macs") / large == pytest.approx(h.meta["relative_cost"], rel=1e-12)
+
+
 def test_width_method_replaces_the_variants_way_of_filling_new_units(one_thread):
     """App. A: growing+vt with width_method vt-constraint (or random) grows the same schedule another way."""
     runs = {m: run_vt(vt_config("smoke", variant="growing+vt", width_method=m, **TINY), progress=False).history
