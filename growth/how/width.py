@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import torch
 from torch import fx, nn
+from torch.overrides import TorchFunctionMode
 
 from ..models import ZeroPadShortcut, build_model
 from ..models.base import ChannelGroup, GrowableNet
@@ -99,6 +100,17 @@ def _check_noise(noise: Any) -> float:
     return float(noise)
 
 
+class _SkipInit(TorchFunctionMode):
+    """Skips ``torch.nn.init`` and the in-place fills it uses: a meta tensor has no values to set."""
+
+    FILLS = (torch.Tensor.normal_, torch.Tensor.uniform_, torch.Tensor.fill_, torch.Tensor.zero_)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__module__", None) == "torch.nn.init" or func in self.FILLS:
+            return args[0] if args else kwargs["tensor"]
+        return func(*args, **(kwargs or {}))
+
+
 def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: Any) -> dict[str, int]:
     """Each group's channel count in ``build_model(model.spec, ..., width=width)`` (built on ``meta``)."""
     if isinstance(width, bool) or not isinstance(width, numbers.Real) or not math.isfinite(width) or width <= 0:
@@ -106,7 +118,7 @@ def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: An
     if model.width is not None and width < model.width:
         raise ValueError(f"width={width!r} is smaller than the model's width {model.width}: width growth "
                          f"only widens, give a width >= {model.width}")
-    with torch.device("meta"):
+    with torch.device("meta"), _SkipInit():
         reference = build_model(model.spec, num_classes=model.num_classes, image_size=model.image_size,
                                 width=float(width))
     if _structure(reference.channel_groups()) != _structure(groups) or set(reference.state_dict()) != set(
@@ -243,7 +255,7 @@ def _add_noise(weight: torch.Tensor, layer: LayerPlan, std: float, generator: to
     rows = layer.rows.old if layer.rows is not None else weight.shape[0]
     cols = layer.cols.old if layer.cols is not None else weight.shape[1]
     for part in (weight[rows:], weight[:rows, cols:]):
-        part += randn(part.shape, weight, generator) * std
+        part += randn(part.shape, weight, generator).mul_(std)
 
 
 def _grow_norm(bn: nn.modules.batchnorm._BatchNorm, plan: GroupPlan, source: torch.Tensor | None) -> None:

@@ -311,11 +311,11 @@ class VarianceTransfer(WidthMethod):
         grown[:rows, :cols] = old * scale
         std = layer.mup_std()
         if layer.cols is not None and layer.cols.added:
-            z = randn((rows, (layer.cols.added + 1) // 2, *old.shape[2:]), old, generator) * std
+            z = randn((rows, (layer.cols.added + 1) // 2, *old.shape[2:]), old, generator).mul_(std)
             grown[:rows, cols::2] = z
             grown[:rows, cols + 1::2] = -z[:, : layer.cols.added // 2]
         if layer.rows is not None and layer.rows.added:
-            v = randn(((layer.rows.added + 1) // 2, *grown.shape[1:]), old, generator) * std
+            v = randn(((layer.rows.added + 1) // 2, *grown.shape[1:]), old, generator).mul_(std)
             v[layer.rows.added // 2:] = 0  # the unpaired last unit of an odd count: zero fan-in
             grown[rows::2] = v
             grown[rows + 1::2] = v[: layer.rows.added // 2]
