@@ -303,6 +303,20 @@ def test_add_width_is_reproducible():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+@pytest.mark.parametrize("method", WIDTH_METHODS)
+def test_a_generator_leaves_the_global_rng_and_init_untouched(method):
+    """With a generator, growth draws nothing from the global RNG (the meta reference it builds for the
+    target shapes runs no initialiser), and nn.init still works afterwards."""
+    model = trained("ResNet-20")
+    torch.manual_seed(11)
+    state = torch.get_rng_state()
+    grow_width(model, width=0.5, method=method, noise=1e-3, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(torch.get_rng_state(), state)
+    weight = torch.zeros(64, 64)
+    nn.init.normal_(weight)
+    assert weight.std() > 0.5
+
+
 # --------------------------------------------------------------------------- errors before any change
 
 
