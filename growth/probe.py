@@ -21,7 +21,9 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-__all__ = ["StageNormProbe", "extend_stage_map", "stage_norms"]
+from .rate_adaptation import stage_norms
+
+__all__ = ["StageNormProbe", "extend_stage_map"]
 
 
 def extend_stage_map(stage: torch.Tensor, shape: torch.Size) -> torch.Tensor:
@@ -35,18 +37,11 @@ def extend_stage_map(stage: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     return grown
 
 
-def stage_norms(values: torch.Tensor, stage: torch.Tensor, stages: int) -> list[float]:
-    """The Frobenius norm of ``values`` on each stage's part (index = stage)."""
-    squares = torch.zeros(stages, dtype=torch.float64, device=values.device)
-    squares.index_add_(0, stage.reshape(-1), values.detach().reshape(-1).double().square())
-    return squares.sqrt().tolist()
-
-
 class StageNormProbe:
     """Observer ``probe(model)`` called after each optimizer step; see the module docstring."""
 
     def __init__(self, names: Sequence[str]) -> None:
-        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
             raise ValueError(f"probe={names!r} is not allowed: give a list of parameter names, "
                              "e.g. ['stages.2.1.conv2.weight']")
         self.names = list(names)
@@ -79,8 +74,9 @@ class StageNormProbe:
             stages = int(stage.max()) + 1
             previous = self._previous.get(name)
             log = self._steps.setdefault(name, {"grad": [], "update": []})
-            log["grad"].append(stage_norms(param.grad, stage, stages))
-            log["update"].append(None if previous is None else stage_norms(param.detach() - previous, stage, stages))
+            log["grad"].append(stage_norms(param.grad.double(), stage, stages).tolist())
+            log["update"].append(None if previous is None
+                                 else stage_norms((param.detach() - previous).double(), stage, stages).tolist())
             self._previous[name] = param.detach().clone()
 
     def entries(self, name: str) -> list[int]:

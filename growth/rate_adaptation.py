@@ -56,7 +56,7 @@ from torch import nn
 
 __all__ = [
     "LARS", "OPTIMIZERS", "OUTPUT_LRS", "RAAdam", "RAAvaGrad", "RASGD", "RULES", "build_ra_optimizer",
-    "output_layer", "stage_factors",
+    "output_layer", "stage_factors", "stage_norms",
 ]
 
 RULES = ("norm-ratio", "inverse")
@@ -70,12 +70,17 @@ def output_layer(model: nn.Module) -> str | None:
     return names[-1] if names else None
 
 
+def stage_norms(values: torch.Tensor, stage: torch.Tensor, stages: int) -> torch.Tensor:
+    """The Frobenius norm of ``values`` on each stage's part, a tensor of ``stages`` values in their dtype."""
+    squares = torch.zeros(stages, dtype=values.dtype, device=values.device)
+    squares.index_add_(0, stage.reshape(-1), values.detach().reshape(-1).square())
+    return squares.sqrt()
+
+
 def stage_factors(param: torch.Tensor, stage: torch.Tensor, stages: int, rule: str = "norm-ratio") -> torch.Tensor:
     """Eq. 5's factor per stage, a tensor of ``stages`` values: ``f(W_k) / f(W_0)`` (``"norm-ratio"``)
     or ``f(W_0) / f(W_k)`` (``"inverse"``), ``f`` the Frobenius norm; 1 where either norm is 0."""
-    squares = torch.zeros(stages, dtype=param.dtype, device=param.device)
-    squares.index_add_(0, stage.reshape(-1), param.detach().reshape(-1).square())
-    norms = squares.sqrt()
+    norms = stage_norms(param, stage, stages)
     base = norms[0].expand_as(norms)
     ratio = norms / base if rule == "norm-ratio" else base / norms
     return torch.where((norms > 0) & (base > 0), ratio, torch.ones_like(ratio))

@@ -12,7 +12,8 @@ from torch import nn
 import growth
 from growth.how import grow_width
 from growth.optim import build_optimizer, named_state, rebuild_optimizer
-from growth.probe import StageNormProbe, extend_stage_map, stage_norms
+from growth.probe import StageNormProbe, extend_stage_map
+from growth.rate_adaptation import stage_norms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -32,9 +33,9 @@ def test_extend_stage_map_refuses_shrinking():
 
 
 def test_stage_norms_by_hand():
-    values = torch.tensor([[3.0, 4.0], [0.0, 12.0]])
-    assert stage_norms(values, torch.tensor([[0, 0], [1, 1]]), 2) == [5.0, 12.0]
-    assert stage_norms(values, torch.tensor([[0, 1], [1, 1]]), 3) == [3.0, math.sqrt(160.0), 0.0]
+    values = torch.tensor([[3.0, 4.0], [0.0, 12.0]], dtype=torch.float64)
+    assert stage_norms(values, torch.tensor([[0, 0], [1, 1]]), 2).tolist() == [5.0, 12.0]
+    assert stage_norms(values, torch.tensor([[0, 1], [1, 1]]), 3).tolist() == [3.0, math.sqrt(160.0), 0.0]
 
 
 def _cnn():
@@ -101,3 +102,5 @@ def test_bad_probe_fails_before_training():
         growth.train(model, data, epochs=1, device="cpu", probe=["nope.weight"])
     with pytest.raises(ValueError, match="probe='stages' is not allowed: give a list of parameter names"):
         growth.train(model, data, epochs=1, device="cpu", probe="stages")
+    with pytest.raises(ValueError, match="probe=5 is not allowed: give a list of parameter names"):
+        growth.train(model, data, epochs=1, device="cpu", probe=5)

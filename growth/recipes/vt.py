@@ -170,9 +170,7 @@ class VTConfig:
             raise ValueError(f"optimizer={self.optimizer!r} has no stage-wise version, so variant={self.variant!r} "
                              f"(rate adaptation) cannot use it: choose a variant of "
                              f"{', '.join(v for v, (_, ra) in VARIANTS.items() if not ra)}")
-        if not isinstance(self.probe, (list, tuple)) or not all(isinstance(n, str) for n in self.probe):
-            raise ValueError(f"probe={self.probe!r} is not allowed: give a list of parameter names, "
-                             "e.g. ['stages.2.1.conv2.weight']")
+        StageNormProbe(self.probe)  # raises on anything but a list of names
         for name, low in (("lr", 0.0), ("T0", 0.0), ("c0", 0.0)):
             if getattr(self, name) is not None:
                 check_number(name, getattr(self, name), minimum=low, open_low=True)
