@@ -11,6 +11,11 @@ YAML: `180` is an int, `[0, 1]` a list, `null` None). Keys a notebook does not d
 passed to it. Notebooks run with CI=true (progress bars off), in the folder their output goes
 to, on the kernel named by their kernelspec, which must be this interpreter.
 
+Kernels run with the portable CPU kernels (`growth.machine.PORTABLE_CPU_ENV`: ATen AVX2, oneDNN
+capped at AVX2, MKL COMPATIBLE, one thread), so that a CPU run gives the same numbers on any x86-64
+CPU with AVX2; this is how the golden notebooks' outputs were made. `--kernels native` lets PyTorch
+choose by the machine instead (faster on some CPUs; the numbers then hold on this machine only).
+
 After a successful run the cell papermill injected (tag `injected-parameters`) is also tagged
 `hide-cell`: Jupyter Book folds it behind a toggle, so the values a page was made with stay one
 click away. The executed notebook is written to a temporary file beside its destination and moved
@@ -236,11 +241,18 @@ def main(argv: list[str] | None = None) -> int:
                         metavar=("KEY", "VALUE"), help="override one parameter (VALUE is YAML)")
     parser.add_argument("--kernel", default=None,
                         help="kernel name (default: each notebook's kernelspec, python3)")
+    parser.add_argument("--kernels", choices=("portable", "native"), default="portable",
+                        help="CPU kernels of the notebooks' kernels (default portable: the same numbers on "
+                             "any x86-64 AVX2 CPU; native: the machine's own choice)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds a single cell may run (default: no limit)")
     args = parser.parse_args(argv)
 
     os.environ["CI"] = "true"  # the notebooks' progress bars stay quiet
+    if args.kernels == "portable":  # read by PyTorch when a kernel starts
+        from growth.machine import PORTABLE_CPU_ENV
+
+        os.environ.update(PORTABLE_CPU_ENV)
     try:
         profile = load_profile(args.profile)
         overrides = parse_overrides(args.parameter)
@@ -265,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append((src, str(exc)))
             print(f"FAILED {src}: {exc}", file=sys.stderr)
             continue
-        print(f"ok     {src} -> {dest}  [{args.profile}, {time.perf_counter() - start:.1f} s]")
+        print(f"ok     {src} -> {dest}  [{args.profile}, {args.kernels} kernels, "
+              f"{time.perf_counter() - start:.1f} s]")
 
     if failed:
         print(f"run_notebooks: {len(failed)} of {len(notebooks)} notebooks failed:", file=sys.stderr)
