@@ -152,6 +152,9 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
         rp = recipes.add_parser(name, help=recipe.description, description=recipe.description)
         recipe.add_arguments(rp)
         rp.add_argument("--out", default="history.json", help="where to write the History JSON (default history.json)")
+        rp.add_argument("--resume", action="store_true",
+                        help="continue from the checkpoint beside --out (OUT with suffix .ckpt), written after every "
+                             "epoch, if there is one; it must come from the same configuration and code")
         rp.add_argument("--json", action="store_true", help="print the summary as one JSON object")
         rp.set_defaults(func=_cmd_run)
 
@@ -159,9 +162,17 @@ def _add_run(subparsers: argparse._SubParsersAction) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from growth.recipes import get_recipe
 
+    from growth.files import FileBusyError, check_writable
+    from growth.train import TrainingDiverged
+
     recipe = get_recipe(args.recipe)
+    check_writable(args.out, "--out")
     config = recipe.config_from_args(args)  # every parameter checked here, before any data or training
-    run = recipe.run(config, history_path=args.out)
+    try:
+        run = recipe.run(config, history_path=args.out, resume=args.resume)
+    except (TrainingDiverged, FileBusyError) as err:  # a diverged run; a History another run is writing
+        print(f"growth {args.command}: {err}", file=sys.stderr)
+        return 1
     summary = {**recipe.summary(run), "history": str(args.out)}
     if args.json:
         print(json.dumps(summary, indent=2))

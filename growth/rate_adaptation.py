@@ -165,6 +165,11 @@ class _StageWise(torch.optim.Optimizer):
         self._counts: dict[torch.Tensor, tuple[torch.Tensor, int, int]] = {}
         self._last: dict[str, torch.Tensor] = {}
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Unpickled (a checkpoint): the per-step caches start empty; the next step refills them."""
+        super().__setstate__(state)
+        self._counts, self._last = {}, {}
+
     def carried_keys(self, reset: bool) -> Collection[str] | None:
         """State kept by :func:`growth.optim.rebuild_optimizer`: all, or only the stage map on a reset."""
         return ("stage",) if reset else None

@@ -60,10 +60,27 @@ def warm_restarts(lr: float, period: int, mult: int = 1, min_lr: float = 0.0) ->
     return Schedule("warm-restarts", fn)
 
 
+def _finite(name: str, value, *, low: float, high: float | None = None, low_open: bool = False) -> None:
+    """``ValueError`` unless ``value`` is a finite real number in [low, high] (``(low, ...`` if ``low_open``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
+        value > low if low_open else value >= low) and (high is None or value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low:g}, {'inf)' if high is None else f'{high:g}]'}"
+        raise ValueError(f"{name}={value!r} is not allowed: use a finite number in {interval}")
+
+
 def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
-    """Build a schedule by name; bad names or options raise ``ValueError`` before any training."""
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise ValueError(f"lr={lr!r} is not allowed: the learning rate must be a positive number")
+    """Build a schedule by name; bad names or options raise ``ValueError`` before any training.
+    Every schedule's LR stays in ``[min_lr, lr]`` (``min_lr`` >= 0) or, for ``step``, decays by a
+    ``gamma`` in (0, 1]."""
+    _finite("lr", lr, low=0.0, low_open=True)
+    if "min_lr" in options:
+        _finite("min_lr", options["min_lr"], low=0.0, high=lr)
+    if "gamma" in options:
+        _finite("gamma", options["gamma"], low=0.0, high=1.0, low_open=True)
+    if "mult" in options and (isinstance(options["mult"], bool) or not isinstance(options["mult"], int)
+                              or options["mult"] < 1):
+        raise ValueError(f"mult={options['mult']!r} is not allowed: use a positive integer (cycle length factor)")
     if name == "constant":
         _no_options(name, options)
         return constant(lr)
@@ -81,13 +98,14 @@ def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
         milestones = options.get("milestones")
         if milestones is None:
             milestones = [epochs // 2, (3 * epochs) // 4]  # the 100/150-of-200 staircase, scaled
-        if any(not isinstance(m, int) or m < 0 for m in milestones):
+        if not isinstance(milestones, (list, tuple)) or any(
+                isinstance(m, bool) or not isinstance(m, int) or m < 0 for m in milestones):
             raise ValueError(f"milestones={milestones!r} is not allowed: use non-negative integer epochs")
         return step(lr, milestones, options.get("gamma", 0.1))
     if name == "warm-restarts":
         _only(name, options, {"period", "mult", "min_lr"})
         period = options.pop("period", max(epochs // 4, 1))
-        if not isinstance(period, int) or period < 1:
+        if isinstance(period, bool) or not isinstance(period, int) or period < 1:
             raise ValueError(f"period={period!r} is not allowed: use a positive number of epochs")
         return warm_restarts(lr, period, **options)
     raise ValueError(f"schedule={name!r} is unknown: choose one of {', '.join(SCHEDULES)}")

@@ -5,26 +5,40 @@ pass over the training split, count its cost (DESIGN.md: samples seen x training
 architecture), evaluate on the validation and test splits, record everything in the
 :class:`~growth.history.History`, then let the grower decide whether to grow.  After a growth event
 the optimizer is rebuilt with the old state carried over to the surviving parameters
-(:mod:`growth.optim`).  The history is rewritten atomically after every epoch, so a run killed
-midway keeps every finished epoch.
+(:mod:`growth.optim`).
+
+Nothing is lost to a kill: after every epoch the History is rewritten atomically and a checkpoint
+(:mod:`growth.checkpoint`) holds the model, the optimizer with its carried state, the grower's parts,
+the cost meter, the History, the loop's position and every random stream (PyTorch's, NumPy's,
+Python's, the data order's and the augmentation's).  ``train(..., resume=True)`` continues from it
+and gives, on CPU, the History an uninterrupted run gives, bit for bit but for wall-clock fields.
+A run whose loss becomes non-finite stops (:class:`TrainingDiverged`) with its History marked
+``diverged``.  Every argument is checked before any work starts.
 """
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
 import os
-import platform
 import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from .checkpoint import load_checkpoint, save_checkpoint
 from .cost import CostMeter
+from .files import FileLock, check_writable, remove_stale_temporaries
+from .fingerprint import run_fingerprint, source_digest
 from .history import History
+from .machine import describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
 from .probe import StageNormProbe
 from .protocol import GrowthContext, Grower
@@ -63,6 +77,8 @@ class TrainConfig:
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
                 allowed = "a non-negative integer" if name == "epochs" else "a positive integer"
                 raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r} is not allowed: use a non-negative integer")
         if self.batch_sizes is not None and (
                 not isinstance(self.batch_sizes, (list, tuple)) or len(self.batch_sizes) != self.epochs
                 or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in self.batch_sizes)):
@@ -75,12 +91,23 @@ class TrainConfig:
         if not isinstance(self.optimizer_options, dict):
             raise ValueError(f"optimizer_options={self.optimizer_options!r} is not allowed: give a dict of "
                              "keyword options (checked when the optimizer is built, before training)")
+        if not isinstance(self.schedule_options, dict):
+            raise ValueError(f"schedule_options={self.schedule_options!r} is not allowed: give a dict of options")
         for name in ("momentum", "weight_decay"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name}={value!r} is not allowed: use a non-negative number")
-        if not 0.0 <= self.label_smoothing < 1.0:
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name}={value!r} is not allowed: use a finite non-negative number")
+        if self.momentum >= 1:
+            raise ValueError(f"momentum={self.momentum!r} is not allowed: use a number in [0, 1)")
+        if isinstance(self.label_smoothing, bool) or not isinstance(self.label_smoothing, numbers.Real) \
+                or not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing={self.label_smoothing!r} is not allowed: use a number in [0, 1)")
+        for name in ("nesterov", "augment", "reset_optimizer"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
+        for name in ("amp", "channels_last"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True, False or None (on for a GPU)")
         make_schedule(self.schedule, self.lr, self.epochs, **self.schedule_options)
         resolve_device(self.device)
 
@@ -91,6 +118,22 @@ class Run:
 
     model: nn.Module
     history: History
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became non-finite; the run stopped.  ``history`` is the run's History
+    (saved, if it had a path, marked ``diverged``), ``model`` the model at that point."""
+
+    def __init__(self, message: str, *, history: History | None = None, model: nn.Module | None = None) -> None:
+        super().__init__(message)
+        self.history, self.model = history, model
+
+    def __reduce__(self):  # survives a worker process (growth.runs.run_jobs); history kept, model dropped
+        return (_diverged, (str(self), self.history))
+
+
+def _diverged(message: str, history: History | None) -> TrainingDiverged:
+    return TrainingDiverged(message, history=history)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -113,11 +156,22 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def describe_device(device: torch.device) -> str:
-    """A plain description of where a run ran, for every number's label."""
-    if device.type == "cuda":
-        return f"GPU {torch.cuda.get_device_name(device)}"
-    return f"CPU ({os.cpu_count()} cores, {torch.get_num_threads()} threads, {platform.machine()})"
+def checkpoint_path_for(history_path: str | os.PathLike) -> Path:
+    """Where a run writing ``history_path`` keeps its checkpoint: beside it, suffix ``.ckpt``."""
+    return Path(history_path).with_suffix(".ckpt")
+
+
+@dataclass
+class _Position:
+    """Where the loop is: what a checkpoint needs besides the objects it pickles."""
+
+    epoch: int = 0  # the next epoch to train (0-based)
+    end: int = 0  # the epoch after the last one (fine-tuning may end the run early)
+    wall: float = 0.0
+    finetune_from: int | None = None
+    finetune_length: int | None = None
+    batch_size: int = 0
+    loader_seed: int = 0
 
 
 def train(
@@ -129,6 +183,10 @@ def train(
     history_path: str | os.PathLike | None = None,
     meta: dict[str, Any] | None = None,
     progress: bool | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    finalize: Callable[[Run], None] | None = None,
     **overrides: Any,
 ) -> Run:
     """Train ``model`` on ``data`` (a :class:`growth.data.DataSplits`), growing it through ``grower``.
@@ -137,12 +195,60 @@ def train(
     ``train(model, data, epochs=30, lr=0.05)``.  ``meta`` (profile, dataset, ...) is stored in the
     history next to the configuration.  Returns a :class:`Run`; the model may be a new object if
     an operator replaced it.
+
+    ``history_path``: the History's JSON, rewritten after every epoch.  ``checkpoint_path``: the
+    checkpoint, written every ``checkpoint_every`` epochs (0: never); by default beside the History
+    (:func:`checkpoint_path_for`), and deleted once the run has finished.  ``resume``: continue from
+    the checkpoint if there is one (from the start if not); a checkpoint of another configuration or
+    code version, or a damaged one, is refused (:class:`growth.checkpoint.CheckpointError`).  On
+    resume the grower continues with its checkpointed state.  ``finalize(run)`` may add to
+    ``run.history.meta`` before the last write (a recipe's summary facts).
+    Raises :class:`TrainingDiverged` when the training loss becomes non-finite.
     """
     config = _config(config, overrides)
+    if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} is not allowed: use a non-negative integer "
+                         "(epochs between checkpoints; 0: none)")
+    if not isinstance(resume, bool):
+        raise ValueError(f"resume={resume!r} is not allowed: use True or False")
+    if meta is not None and not isinstance(meta, dict):
+        raise ValueError(f"meta={meta!r} is not allowed: give a dict of JSON-able facts, or None")
+    if finalize is not None and not callable(finalize):
+        raise ValueError(f"finalize={finalize!r} is not allowed: give a function of the Run, or None")
+    if grower is not None and not isinstance(grower, Grower):
+        raise ValueError(f"grower={grower!r} is not allowed: give a growth.Grower (when, where, how), or None")
+    if history_path is not None:
+        history_path = check_writable(history_path, "history_path")
+    own_checkpoint_path = checkpoint_path is not None
+    if checkpoint_path is None and history_path is not None and checkpoint_every:
+        checkpoint_path = checkpoint_path_for(history_path)
+    if checkpoint_path is not None:
+        checkpoint_path = check_writable(checkpoint_path, "checkpoint_path")
+        if history_path is not None and checkpoint_path.resolve() == history_path.resolve():
+            raise ValueError(f"checkpoint_path={str(checkpoint_path)!r} is the history_path: give them two files")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs a checkpoint: give history_path (the checkpoint sits beside it) "
+                         "or checkpoint_path")
+    check_model_fits_data(model, data)
     device = resolve_device(config.device)
+
+    with contextlib.ExitStack() as locks:  # one lock per file a caller named (the default checkpoint goes with its History)
+        for path, what in ((history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")):
+            if path is not None:
+                locks.enter_context(FileLock(path, what))
+        for path in (history_path, checkpoint_path):
+            if path is not None:
+                remove_stale_temporaries(path)  # left by a kill during a save; ours to delete now
+        return _train(model, data, config, device, grower=grower, history_path=history_path, meta=meta,
+                      progress=progress, checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
+                      resume=resume, finalize=finalize)
+
+
+def _train(model, data, config, device, *, grower, history_path, meta, progress, checkpoint_path, checkpoint_every,
+           resume, finalize) -> Run:
     amp_dtype = torch.bfloat16 if (config.amp if config.amp is not None else device.type == "cuda") else None
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
-    schedule = make_schedule(config.schedule, config.lr, config.epochs, **config.schedule_options)
+    fingerprint = run_fingerprint(config, grower, model, data, meta)  # of the seed model, before any step
 
     seed_everything(config.seed)
     model = _place(model, device, channels_last)
@@ -159,38 +265,61 @@ def train(
         **(meta or {}),
         "config": asdict(config),
         "device": describe_device(device),
+        "machine": machine_info(device),
         "torch": torch.__version__,
+        "source": source_digest(),
         "dataset": (meta or {}).get("dataset", getattr(data, "name", None)),
         "seed": config.seed,
         "epochs": config.epochs,
         "grower": grower.name if grower is not None else None,
         "start_spec": getattr(model, "spec", type(model).__name__),
         "data_sizes": {split: int(getattr(data, f"num_{split}", 0)) for split in ("train", "val", "test")},
+        "status": "running",
     })
-    batch_size = config.batch_sizes[0] if config.batch_sizes else config.batch_size
-    loader = data.train_loader(batch_size, seed=config.seed, augment=config.augment)
+    pos = _Position(end=config.epochs, batch_size=config.batch_sizes[0] if config.batch_sizes else config.batch_size,
+                    loader_seed=config.seed)
+    loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
+    header = {"fingerprint": fingerprint, "source": source_digest(), "run_key": (meta or {}).get("run_key")}
+
+    if resume and checkpoint_path.exists():
+        _, payload = load_checkpoint(checkpoint_path, source=source_digest(), fingerprint=fingerprint,
+                                     map_location=device)
+        model, optimizer, probe, meter = payload["model"], payload["optimizer"], payload["probe"], payload["meter"]
+        if grower is not None:
+            grower.__dict__.update(payload["grower"].__dict__)
+        pos = _Position(**payload["position"])
+        loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
+        loader.load_state_dict(payload["loader"])
+        saved = payload["history"]
+        history = History(meta={**saved["meta"], "device": history.meta["device"], "machine": history.meta["machine"],
+                                "resumed": [*saved["meta"].get("resumed", []), pos.epoch]},
+                          epochs=saved["epochs"], events=saved["events"])
+        _set_rng_state(payload["rng"])
+    elif checkpoint_path is not None and checkpoint_path.exists():
+        checkpoint_path.unlink()  # a fresh run: an old checkpoint is stale
+
     has_val = getattr(data, "num_val", 0) > 0
     quiet = os.environ.get("CI") or (progress is None and not sys.stderr.isatty()) or progress is False
-    bar = tqdm(total=config.epochs, desc=getattr(model, "spec", "train"), disable=bool(quiet), leave=False)
-
+    bar = tqdm(total=config.epochs, initial=pos.epoch, desc=getattr(model, "spec", "train"), disable=bool(quiet),
+               leave=False)
     observers = grower.step_observers() if grower is not None else []
-    wall = 0.0
-    finetune_from, end = None, config.epochs
-    for epoch in range(config.epochs):
-        if epoch >= end:
+
+    for epoch in range(pos.epoch, config.epochs):
+        if epoch >= pos.end:
             break
-        lr = schedule(epoch) if finetune_from is None else schedule(epoch - finetune_from)
+        schedule = _schedule(config, grower, pos)
+        lr = schedule(epoch if pos.finetune_from is None else epoch - pos.finetune_from)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
-        if config.batch_sizes and config.batch_sizes[epoch] != batch_size:  # a new loader, a new shuffle seed
-            batch_size = config.batch_sizes[epoch]
-            loader = data.train_loader(batch_size, seed=config.seed + epoch, augment=config.augment)
+        if config.batch_sizes and config.batch_sizes[epoch] != pos.batch_size:  # a new loader, a new shuffle seed
+            pos.batch_size, pos.loader_seed = config.batch_sizes[epoch], config.seed + epoch
+            loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         observer_seconds = [0.0]
-        train_loss, train_acc, seen = _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last,
-                                                   observers, observer_seconds, probe)
+        train_loss, train_acc, seen, bad_step = _train_epoch(model, loader, optimizer, criterion, amp_dtype,
+                                                             channels_last, observers, observer_seconds, probe)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen)  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -200,10 +329,13 @@ def train(
             "spec": getattr(model, "spec", type(model).__name__),
             "params": sum(p.numel() for p in model.parameters()),
             "lr": lr,
-            "batch_size": batch_size,
+            "batch_size": pos.batch_size,
             "train_loss": train_loss,
             "train_acc": train_acc,
         }
+        if bad_step is not None:
+            _stop_diverged(history, record, epoch, bad_step, len(loader), train_loss, lr, model, history_path,
+                           checkpoint_path, bar)
         if device.type == "cuda":  # the device's measured peak of this epoch's training (VT Fig. 7(a))
             record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         if observers:  # e.g. MoGrow's moving average: its share of train_seconds
@@ -221,7 +353,7 @@ def train(
         for split in ("val", "test") if has_val else ("test",):
             meter.add_eval(model, getattr(data, f"num_{split}"))
         record["train_seconds"], record["eval_seconds"] = train_seconds, eval_seconds
-        wall += train_seconds + eval_seconds
+        pos.wall += train_seconds + eval_seconds
 
         history.epochs.append(record)
         if grower is not None and epoch + 1 < config.epochs:
@@ -235,27 +367,110 @@ def train(
                 event["params"] = sum(p.numel() for p in model.parameters())
                 history.events.append(event)
                 bar.set_description(getattr(model, "spec", "train"))
-                wall += event["seconds"]
-            if grower.finished and grower.finetune is not None and finetune_from is None:
+                pos.wall += event["seconds"]
+            if grower.finished and grower.finetune is not None and pos.finetune_from is None:
                 ft = grower.finetune
-                length = ft.epochs if ft.epochs is not None else config.epochs - (epoch + 1)
-                finetune_from, end = epoch + 1, min(config.epochs, epoch + 1 + length)
-                schedule = make_schedule(ft.schedule, ft.lr or config.lr, length, **ft.options)
-                history.events.append({"epoch": epoch + 1, "kind": "finetune", "epochs": end - finetune_from,
+                pos.finetune_length = ft.epochs if ft.epochs is not None else config.epochs - (epoch + 1)
+                pos.finetune_from, pos.end = epoch + 1, min(config.epochs, epoch + 1 + pos.finetune_length)
+                history.events.append({"epoch": epoch + 1, "kind": "finetune", "epochs": pos.end - pos.finetune_from,
                                        "schedule": ft.schedule, "spec": getattr(model, "spec", None)})
         record["macs"] = meter.total_macs
-        record["wall"] = wall
+        record["wall"] = pos.wall
+        pos.epoch = epoch + 1
         if history_path is not None:
             history.save(history_path)
+        if checkpoint_path is not None and checkpoint_every and pos.epoch % checkpoint_every == 0 \
+                and pos.epoch < min(pos.end, config.epochs):
+            save_checkpoint(checkpoint_path, {**header, "epoch": pos.epoch}, {
+                "model": model, "optimizer": optimizer, "grower": grower, "probe": probe, "meter": meter,
+                "position": asdict(pos), "loader": loader.state_dict(), "history": history.to_dict(),
+                "rng": _rng_state(),
+            })
         bar.set_postfix(train=f"{train_acc:.1f}", test=f"{record['test_acc']:.1f}")
         bar.update()
     bar.close()
     history.meta["cost"] = meter.state_dict()
     history.meta["end_spec"] = getattr(model, "spec", type(model).__name__)
     history.meta["epochs_run"] = len(history.epochs)
+    run = Run(model=model, history=history)
+    if finalize is not None:
+        finalize(run)
+    history.meta["status"] = "complete"
     if history_path is not None:
         history.save(history_path)
-    return Run(model=model, history=history)
+    if checkpoint_path is not None:
+        checkpoint_path.unlink(missing_ok=True)  # the History holds the finished run
+    return run
+
+
+def _schedule(config: TrainConfig, grower: Grower | None, pos: _Position):
+    """The LR schedule in force at ``pos``: the run's, or the fine-tuning's once it has begun."""
+    if pos.finetune_from is None:
+        return make_schedule(config.schedule, config.lr, config.epochs, **config.schedule_options)
+    ft = grower.finetune
+    return make_schedule(ft.schedule, ft.lr or config.lr, pos.finetune_length, **ft.options)
+
+
+def _stop_diverged(history, record, epoch, bad_step, steps, train_loss, lr, model, history_path, checkpoint_path, bar):
+    """Record where the loss became non-finite, save the History marked ``diverged``, raise."""
+    bar.close()
+    record["train_loss"] = None
+    history.epochs.append(record)
+    where = {"epoch": epoch + 1, "step": bad_step + 1, "steps": steps, "lr": lr}
+    history.meta.update(status="diverged", diverged=where, epochs_run=len(history.epochs),
+                        end_spec=getattr(model, "spec", type(model).__name__))
+    saved = ""
+    if history_path is not None:
+        history.save(history_path)
+        saved = f"; its History, marked diverged, is {history_path}"
+    if checkpoint_path is not None:
+        checkpoint_path.unlink(missing_ok=True)
+    kind = "NaN" if isinstance(train_loss, float) and math.isnan(train_loss) else "infinite"
+    raise TrainingDiverged(
+        f"training diverged at epoch {epoch + 1}, step {bad_step + 1} of {steps}: the loss became {kind} "
+        f"(lr={lr:g}); lower the learning rate{saved}", history=history, model=model)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_model_fits_data(model: nn.Module, data: Any) -> None:
+    """``ValueError`` before training when ``model``'s logits do not match ``data``'s classes: one
+    forward pass of one zero input, in eval mode (no statistics change, no random number drawn)."""
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model={model!r} is not allowed: give a torch.nn.Module, e.g. growth.build_model(...)")
+    if not any(True for _ in model.parameters()):
+        raise ValueError(f"model {type(model).__name__} has no parameters to train")
+    shape, classes = getattr(data, "input_shape", None), getattr(data, "num_classes", None)
+    if shape is None or classes is None:
+        raise ValueError(f"data={data!r} is not allowed: give a growth.data.DataSplits (growth.load_dataset(...))")
+    param = next(model.parameters())
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = model(torch.zeros((1, *shape), device=param.device, dtype=param.dtype))
+    except RuntimeError as err:
+        raise ValueError(f"model {getattr(model, 'spec', type(model).__name__)} cannot take this data's inputs "
+                         f"of shape {tuple(shape)}: {str(err).splitlines()[0]}") from None
+    finally:
+        model.train(was_training)
+    if out.dim() != 2 or out.shape[1] != classes:
+        raise ValueError(f"model {getattr(model, 'spec', type(model).__name__)} gives {tuple(out.shape[1:])} outputs "
+                         f"per input, the data ({getattr(data, 'name', '?')}) has {classes} classes: build the model "
+                         f"with num_classes={classes}")
 
 
 def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfig:
@@ -267,6 +482,8 @@ def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfi
         if "epochs" not in overrides:
             raise ValueError("epochs is required: pass epochs=N or a TrainConfig")
         config = TrainConfig(**overrides)
+    elif not isinstance(config, TrainConfig):
+        raise ValueError(f"config={config!r} is not allowed: give a TrainConfig, or keyword parameters")
     elif overrides:
         config = TrainConfig(**{**asdict(config), **overrides})
     config.validate()
@@ -284,20 +501,22 @@ def _sync(device: torch.device) -> None:
 
 
 def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
-                 observer_seconds=None, probe=None) -> tuple[float, float, int]:
-    """One pass over the training loader; loss and accuracy (%) accumulated on the device.
+                 observer_seconds=None, probe=None) -> tuple[float, float, int, int | None]:
+    """One pass over the training loader: mean loss and accuracy (%) accumulated on the device, samples
+    seen, and the index of the first step whose loss was not finite (None: none was).
 
     ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
     ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
     :class:`~growth.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
-    of any method.
+    of any method.  Finiteness is checked on the device, read once at the end of the epoch.
     """
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
     seen = 0
-    for x, y in loader:
+    for step, (x, y) in enumerate(loader):
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
@@ -314,12 +533,15 @@ def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, 
                 observer_seconds[0] += time.perf_counter() - start
         if probe is not None:
             probe(model)
-        loss_sum += loss.detach() * y.numel()
+        loss = loss.detach()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
+        loss_sum += loss * y.numel()
         correct += (out.argmax(1) == y).sum()
         seen += y.numel()
     if seen == 0:
         raise ValueError("the training split is empty: check the dataset size, subsample and val_fraction")
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen
+    bad = int(first_bad)
+    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen, None if bad < 0 else bad
 
 
 @torch.inference_mode()

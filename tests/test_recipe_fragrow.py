@@ -3,9 +3,7 @@ import math
 
 import pytest
 
-from growth import History
 from growth.recipes import RECIPES
-from growth.recipes.base import run_jobs
 from growth.recipes.fragrow import FAMILIES, doublings, fragrow_config, run_fragrow, summarize
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -95,25 +93,6 @@ def test_vanilla_and_small_train_one_net_with_the_same_lr_shape():
     lrs = [r["lr"] for r in h.epochs]
     assert lrs[:hold + 1] == [c.lr] * (hold + 1) and lrs[-1] < c.lr
     assert run_fragrow(fragrow_config("smoke", family="vgg", policy="small")).history.meta["end_spec"] == "VGG-1-1-1-1-2"
-
-
-def test_run_jobs_in_two_processes_writes_what_one_process_writes(tmp_path, one_thread):
-    """Each run seeds itself: the History of a run does not depend on the worker that ran it."""
-    configs = [fragrow_config("smoke", policy=p, epochs=3, min_finetune_epochs=1) for p in ("periodic", "small")]
-    alone = [tmp_path / f"alone-{i}.json" for i in range(2)]
-    pooled = [tmp_path / f"pooled-{i}.json" for i in range(2)]
-    assert run_jobs(run_fragrow, list(zip(configs, alone))) == alone
-    assert run_jobs(run_fragrow, list(zip(configs, pooled)), workers=2) == pooled
-    for a, b in zip(alone, pooled):
-        ha, hb = History.load(a), History.load(b)
-        assert [r["test_acc"] for r in ha.epochs] == [r["test_acc"] for r in hb.epochs]
-        assert ha.meta["growth_epochs"] == hb.meta["growth_epochs"]
-
-
-@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
-def test_run_jobs_rejects_bad_workers(workers):
-    with pytest.raises(ValueError, match="workers"):
-        run_jobs(run_fragrow, [], workers=workers)
 
 
 def test_regimes_override_the_profile_and_yield_to_explicit_overrides():

@@ -134,6 +134,20 @@ class TensorLoader:
                 )
             yield xb, yb
 
+    def state_dict(self) -> dict:
+        """Where the loader's random streams are (for a checkpoint): the epochs begun and both
+        generators' states."""
+        return {"epoch": self.epoch,
+                "order": None if self._order_gen is None else self._order_gen.get_state(),
+                "augment": None if self._aug_gen is None else self._aug_gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from :meth:`state_dict`: the next ``iter`` gives the epoch that followed it."""
+        self.epoch = state["epoch"]
+        for gen, key in ((self._order_gen, "order"), (self._aug_gen, "augment")):
+            if gen is not None and state[key] is not None:
+                gen.set_state(state[key])
+
     def __repr__(self) -> str:
         return (
             f"TensorLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
@@ -163,6 +177,15 @@ class DeviceLoader:
         non_blocking = self.device.type == "cuda"
         for x, y in self.loader:
             yield x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
+
+    def state_dict(self) -> dict:
+        """The state of the generator the loader's sampler (and its workers' seeds) draw from."""
+        gen = self.loader.generator
+        return {"generator": None if gen is None else gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.loader.generator is not None and state["generator"] is not None:
+            self.loader.generator.set_state(state["generator"])
 
     def __repr__(self) -> str:
         return f"DeviceLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, device={self.device})"

@@ -359,8 +359,10 @@ def run_autogrow(
     history_path: str | None = None,
     meta: dict[str, Any] | None = None,
     progress: bool | None = None,
+    resume: bool = False,
 ) -> Run:
     """Run AutoGrow as ``config`` says; returns the :class:`growth.Run` (found model and History).
+    ``resume``: continue from the checkpoint beside ``history_path`` (:func:`growth.train`).
 
     Every parameter is checked before any data is read or any training starts.  The History's meta
     carries the recipe, profile, variant, the resolved configuration, ``found_net`` and the frozen
@@ -392,17 +394,16 @@ def run_autogrow(
         "dataset": cfg.dataset,
         **(meta or {}),
     }
-    run = train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
-                progress=progress)
-    history = run.history
-    history.meta["found_net"] = getattr(run.model, "spec", type(run.model).__name__)
-    history.meta["frozen"] = [dict(r) for r in grower.state.get("frozen", [])]
-    history.meta["finished_growing"] = grower.finished
-    history.meta["input_shape"] = list(data.input_shape)
-    history.meta["adam_init"] = [dict(r) for r in grower.state.get("adam_init", [])]
-    if history_path is not None:
-        history.save(history_path)
-    return run
+    def finalize(run: Run) -> None:
+        history = run.history
+        history.meta["found_net"] = getattr(run.model, "spec", type(run.model).__name__)
+        history.meta["frozen"] = [dict(r) for r in grower.state.get("frozen", [])]
+        history.meta["finished_growing"] = grower.finished
+        history.meta["input_shape"] = list(data.input_shape)
+        history.meta["adam_init"] = [dict(r) for r in grower.state.get("adam_init", [])]
+
+    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
+                 progress=progress, resume=resume, finalize=finalize)
 
 
 # ---------------------------------------------------------------------------- what the CLI prints

@@ -5,8 +5,9 @@ was made) bundles
 
 * a configuration dataclass whose defaults are the paper's own setting,
 * named profiles (``smoke``, ``bench``, ``paper``: DESIGN.md's three scales) that override it,
-* ``run(config, *, history_path, meta, progress) -> growth.Run``, which validates everything before
-  any training, builds data, model and grower, and calls :func:`growth.train`,
+* ``run(config, *, history_path, meta, progress, resume) -> growth.Run``, which validates everything
+  before any training, builds data, model and grower, and calls :func:`growth.train` (``resume``:
+  from the checkpoint beside ``history_path``),
 * the command line of ``python -m growth run NAME`` (``add_arguments`` / ``config_from_args``) and
   ``summary(run)``, the facts the command prints.
 """
@@ -29,7 +30,7 @@ class Recipe:
     config_class: type
     profiles: tuple[str, ...]
     make_config: Callable[..., Any]  # (profile="paper", **overrides) -> config
-    run: Callable[..., Any]  # (config, *, history_path=None, meta=None, progress=None) -> growth.Run
+    run: Callable[..., Any]  # (config, *, history_path=None, meta=None, progress=None, resume=False) -> growth.Run
     add_arguments: Callable[[argparse.ArgumentParser], None]
     config_from_args: Callable[[argparse.Namespace], Any]
     summary: Callable[..., dict]  # (run) -> JSON-able dict of what the CLI prints
@@ -103,34 +104,3 @@ def config_from_cli(args: argparse.Namespace, make_config: Callable[..., Any], f
         overrides["dataset_options"] = {**base.dataset_options, **parse_dataset_options(args.dataset_option)}
     return make_config(args.profile, **fixed, **overrides)
 
-
-def run_jobs(run: Callable[..., Any], jobs: Sequence[tuple[Any, str]], *, workers: int = 1) -> list[str]:
-    """Run ``run(config, history_path=path)`` for every ``(config, path)`` of ``jobs``; returns the paths.
-
-    ``workers=1`` runs them one after another in this process.  ``workers > 1`` runs them in that many
-    fresh processes (``spawn``), each limited to one thread, so that independent runs fill the cores
-    of a CPU; every run seeds itself, so its History does not depend on which worker ran it.  Every
-    config is validated before any run starts.
-    """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers={workers!r} is not allowed: use a positive integer")
-    for config, _ in jobs:
-        config.validate()
-    if workers == 1:
-        for config, path in jobs:
-            run(config, history_path=path, progress=False)
-        return [path for _, path in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_one_thread) as pool:
-        for future in [pool.submit(run, config, history_path=path, progress=False) for config, path in jobs]:
-            future.result()
-    return [path for _, path in jobs]
-
-
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)

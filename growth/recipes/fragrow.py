@@ -359,8 +359,9 @@ def build_grower(config: FRAGrowConfig) -> Grower | None:
 
 
 def run_fragrow(config: FRAGrowConfig, *, history_path: str | None = None, meta: dict[str, Any] | None = None,
-                progress: bool | None = None) -> Run:
+                progress: bool | None = None, resume: bool = False) -> Run:
     """Run ``config``; returns the :class:`growth.Run`.  Every parameter is checked before any data is read.
+    ``resume``: continue from the checkpoint beside ``history_path`` (:func:`growth.train`).
 
     The History's meta carries the recipe, profile, policy, the resolved configuration, ``n`` and
     ``I_max``, the growth epochs and ``E-bar`` (``mean_training_epochs``), the forced growths, the
@@ -386,7 +387,12 @@ def run_fragrow(config: FRAGrowConfig, *, history_path: str | None = None, meta:
     run_meta = {"recipe": "fragrow", "paper": PAPER, "profile": c.profile, "policy": c.policy, "family": c.family,
                 "recipe_config": jsonable(asdict(c)), "dataset": c.dataset, "blocks_to_add": c.blocks,
                 "i_max": c.i_max, **(meta or {})}
-    run = train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta, progress=progress)
+    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
+                 progress=progress, resume=resume, finalize=lambda run: _finalize(run, c, grower, data))
+
+
+def _finalize(run: Run, c: FRAGrowConfig, grower: Grower | None, data: Any) -> None:
+    """The facts of the module docstring, into the History's meta before its last write."""
     h = run.history
     grows = [e for e in h.events if e.get("kind", "grow") == "grow"]
     h.meta["growth_epochs"] = [e["epoch"] for e in grows]
@@ -400,9 +406,6 @@ def run_fragrow(config: FRAGrowConfig, *, history_path: str | None = None, meta:
         ema = grower.how.initializer.ema
         h.meta["ema"] = {"decay": ema.decay, "peak_bytes": ema.peak_bytes, "updates": ema.updates, "steps": ema.steps,
                          "seconds": sum(r.get("observer_seconds", 0.0) for r in h.epochs)}
-    if history_path is not None:
-        h.save(history_path)
-    return run
 
 
 # ---------------------------------------------------------------------------- what the CLI prints

@@ -280,9 +280,10 @@ def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | Non
 
 
 def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str, Any] | None = None,
-           progress: bool | None = None) -> Run:
+           progress: bool | None = None, resume: bool = False) -> Run:
     """Run ``config``; returns the :class:`growth.Run`.  Every parameter (the schedule included) is
-    checked before any data is read.  The History's meta carries the resolved configuration, the
+    checked before any data is read.  ``resume``: continue from the checkpoint beside ``history_path``
+    (:func:`growth.train`).  The History's meta carries the resolved configuration, the
     stages (``stages``: fraction, channels, epochs, batch size), the schedule's ``relative_cost``,
     the final model's ``channels``, ``input_shape`` and ``num_classes``; its events the growths (``target``: the stage's channels); each
     epoch its ``batch_size`` and, with RA, ``stage_lrs``."""
@@ -317,14 +318,13 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
                                   generator=torch.Generator().manual_seed(cfg.seed), **shape)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
                 "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
-    run = train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
-                progress=progress)
-    run.history.meta["channels"] = channel_counts(run.model)
-    run.history.meta["input_shape"] = list(data.input_shape)
-    run.history.meta["num_classes"] = data.num_classes
-    if history_path is not None:
-        run.history.save(history_path)
-    return run
+    def finalize(run: Run) -> None:
+        run.history.meta["channels"] = channel_counts(run.model)
+        run.history.meta["input_shape"] = list(data.input_shape)
+        run.history.meta["num_classes"] = data.num_classes
+
+    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
+                 progress=progress, resume=resume, finalize=finalize)
 
 
 # ---------------------------------------------------------------------------- what the CLI prints
