@@ -20,6 +20,7 @@ parameters (its groups hold ``param_names``), so per-parameter names survive gro
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Collection
 
 import torch
@@ -114,6 +115,15 @@ def _fit(value: torch.Tensor, param: torch.Tensor, fill=None) -> torch.Tensor | 
     return padded
 
 
+def _constructor_defaults(cls: type, defaults: dict[str, Any]) -> dict[str, Any]:
+    """The entries of ``defaults`` that ``cls``'s constructor takes: torch adds some it does not (AdamW's
+    ``decoupled_weight_decay``; ``differentiable`` on unpickling a checkpoint)."""
+    params = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(defaults)
+    return {k: v for k, v in defaults.items() if k in params}
+
+
 def rebuild_optimizer(
     optimizer: torch.optim.Optimizer,
     old_state: dict[str, dict],
@@ -125,7 +135,7 @@ def rebuild_optimizer(
 
     ``reset``: carry no state, except the keys the optimizer's ``carried_keys(reset=True)`` names.
     """
-    defaults = dict(optimizer.defaults)
+    defaults = _constructor_defaults(type(optimizer), optimizer.defaults)
     defaults["lr"] = optimizer.param_groups[0]["lr"]
     named = "param_names" in optimizer.param_groups[0]
     new = type(optimizer)([(n, p) if named else p for n, p in model.named_parameters() if p.requires_grad],
