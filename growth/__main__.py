@@ -22,6 +22,8 @@ import warnings
 from typing import Sequence
 
 USAGE_ERROR = 2
+OUTCOME_WORDS = {"computed": "computed now", "resumed": "resumed from its checkpoint",
+                 "reused": "reused: this run had finished; nothing was trained"}
 
 
 def _quiet_deprecations() -> None:
@@ -173,12 +175,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (TrainingDiverged, FileBusyError) as err:  # a diverged run; a History another run is writing
         print(f"growth {args.command}: {err}", file=sys.stderr)
         return 1
-    summary = {**recipe.summary(run), "history": str(args.out)}
+    summary = {**recipe.summary(run), "history": str(args.out), "outcome": run.outcome}
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(recipe.format_summary(summary))
-        print(f"  history:         {args.out}")
+        print(f"  history:         {args.out} ({OUTCOME_WORDS[run.outcome]})")
     return 0
 
 

@@ -83,18 +83,6 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()[:16]
 
 
-def function_identity(fn: Any) -> dict[str, Any]:
-    """Which function ``fn`` is: its qualified name, and its source when it is defined in a script or
-    a notebook (``__main__``), where the name alone does not pin it down."""
-    identity: dict[str, Any] = {"function": f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', fn)}"}
-    if getattr(fn, "__module__", None) == "__main__":
-        try:
-            identity["source"] = inspect.getsource(fn)
-        except (OSError, TypeError):
-            identity["source"] = None
-    return identity
-
-
 def run_fingerprint(config: Any, grower: Any, model: nn.Module, data: Any, meta: dict[str, Any] | None) -> dict[str, str]:
     """The components of one training run, each a :func:`digest`: ``config`` (the TrainConfig),
     ``grower`` (its parts and their settings), ``model`` (the seed's architecture and weights),

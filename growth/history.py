@@ -28,7 +28,7 @@ STATUSES = ("running", "complete", "diverged")
 #: carried out (where it resumed): they differ between two runs of one configuration, nothing else does.
 WALL_CLOCK_KEYS = frozenset({"train_seconds", "eval_seconds", "wall", "seconds", "observer_seconds",
                              "lipschitz_seconds", "wall_seconds", "training_seconds"})
-RUN_LOG_KEYS = frozenset({"resumed", "machine", "device"})
+RUN_LOG_KEYS = frozenset({"resumed", "outcome", "machine", "device"})
 
 
 class IncompleteHistoryWarning(UserWarning):

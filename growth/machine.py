@@ -108,6 +108,25 @@ def kernels() -> dict[str, str]:
             "mkl": os.environ.get("MKL_CBWR", "AUTO")}
 
 
+def available_memory_bytes(device: torch.device | str = "cpu") -> int | None:
+    """Memory free for a new allocation: the GPU's free memory, or the system's ``MemAvailable``
+    (``None`` where it cannot be told)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def describe_device(device: torch.device | str) -> str:
     """A plain description of where a run ran, for every number's label: the GPU's name, or the
     CPU's model, cores, threads and kernels."""

@@ -81,6 +81,14 @@ class Grower:
         self.state: dict[str, Any] = {}
         self.finished = False
 
+    def check(self, model: nn.Module) -> None:
+        """Before training: every part with a ``check(model)`` method (a locator's targets against the
+        seed's stages, ...) raises ``ValueError`` if it cannot work on ``model``."""
+        for part in (self.when, self.where, self.how):
+            check = getattr(part, "check", None)
+            if callable(check):
+                check(model)
+
     def step(self, ctx: GrowthContext) -> tuple[nn.Module, dict[str, Any] | None]:
         """Grow if the trigger fires and the locator finds a target; return (model, event or None)."""
         ctx.state = self.state

@@ -1,38 +1,26 @@
-"""Many runs, each done once: finished runs are found by what made them, unfinished ones resume.
+"""Many runs, each done once: finished runs are reused, interrupted ones resumed, the rest computed.
 
-:func:`run_jobs` runs ``run(config, history_path=path, ...)`` for a list of ``(config, path)`` jobs,
-the way every notebook makes its runs.  Each job has a key (:func:`run_key`): the run function, the
-configuration and the package's source (:func:`growth.fingerprint.source_digest`).  Before running a
-job it looks at ``path``:
+Every run is content-addressed by :func:`growth.train`'s fingerprint (the training configuration,
+the grower, the seed model, the data, the meta) and the package's source
+(:func:`growth.fingerprint.source_digest`): called with ``resume=True``, ``train`` returns the
+finished History it finds at its path if that run made it (``reused``), continues from the checkpoint
+beside it (``resumed``), or starts (``computed``).  Any edit under ``growth/`` changes the source
+digest, so nothing made by other code is reused.
 
-* **reused**: the History there has finished (complete or diverged) and carries the same key;
-* **resumed**: the checkpoint beside it (:func:`growth.train.checkpoint_path_for`) has the same key;
-  the run continues from it;
-* **computed**: anything else.  A stale checkpoint (another key) is deleted first.
-
-Any edit under ``growth/`` changes every key, so nothing made by other code is reused.  The
-environment variable ``GROWTH_FRESH=1`` (or ``fresh=True``) computes every job anew: this is how the
-golden notebooks run under nbval (``conftest.py``), so that nbval checks computed numbers.
+:func:`run_jobs` runs a list of ``(config, path)`` jobs that way, the way every notebook makes its
+runs, and :func:`report` prints how many were reused, resumed and computed.  The environment variable
+``GROWTH_FRESH=1`` (or ``fresh=True``) computes every run anew: this is how the golden notebooks run
+under nbval (``conftest.py``), so that nbval checks numbers computed now.
 """
 from __future__ import annotations
 
 import os
-import warnings
-from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections import Counter
+from typing import Any, Callable, Iterable, Sequence
 
-from .checkpoint import CheckpointError, read_header
-from .fingerprint import digest, function_identity, source_digest
-from .history import History, IncompleteHistoryWarning
-from .train import TrainingDiverged, checkpoint_path_for
+from .train import OUTCOMES, TrainingDiverged
 
 FRESH_ENV = "GROWTH_FRESH"
-OUTCOMES = ("reused", "resumed", "computed")
-
-
-def run_key(run: Callable[..., Any], config: Any) -> str:
-    """The key of one job: which function, which configuration, which package source."""
-    return digest({"run": function_identity(run), "config": config, "source": source_digest()})
 
 
 def fresh_requested() -> bool:
@@ -40,42 +28,36 @@ def fresh_requested() -> bool:
     return os.environ.get(FRESH_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
-def job_state(path: str | os.PathLike, key: str) -> str:
-    """What :func:`run_jobs` would do with a job of ``key`` at ``path``: ``reused``, ``resumed`` or
-    ``computed`` (the module docstring's rules)."""
-    path = Path(path)
-    if path.is_file():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", IncompleteHistoryWarning)
-                history = History.load(path)
-        except (ValueError, OSError):
-            history = None
-        if history is not None and history.status in ("complete", "diverged") and history.meta.get("run_key") == key:
-            return "reused"
-    checkpoint = checkpoint_path_for(path)
-    if checkpoint.is_file():
-        try:
-            header = read_header(checkpoint)
-        except CheckpointError:
-            header = {}
-        if header.get("run_key") == key and header.get("source") == source_digest():
-            return "resumed"
-    return "computed"
+def resume_default() -> bool:
+    """``resume`` for :func:`growth.train` in a notebook: True unless ``GROWTH_FRESH`` asks for fresh runs."""
+    return not fresh_requested()
+
+
+def report(outcomes: Iterable[str], diverged: int = 0) -> str:
+    """Print (and return) one line: how many runs were reused, resumed and computed."""
+    counts = Counter(outcomes)
+    unknown = sorted(set(counts) - set(OUTCOMES))
+    if unknown:
+        raise ValueError(f"outcomes {unknown} are unknown: use {', '.join(OUTCOMES)}")
+    line = "runs: " + ", ".join(f"{counts[o]} {o}" for o in ("reused", "resumed", "computed"))
+    if diverged:
+        line += f" ({diverged} diverged)"
+    line += f"; {FRESH_ENV}=1 computes every run anew"
+    print(line)
+    return line
 
 
 def run_jobs(run: Callable[..., Any], jobs: Sequence[tuple[Any, str | os.PathLike]], *, workers: int = 1,
-             meta: dict[str, Any] | None = None, fresh: bool | None = None, report: bool = True) -> dict[str, str]:
-    """Run every ``(config, path)`` of ``jobs`` with ``run(config, history_path=path, meta=..., progress=False,
-    resume=...)``, reusing and resuming as the module docstring says; returns ``{path: outcome}``.
+             meta: dict[str, Any] | None = None, fresh: bool | None = None, quiet: bool = False) -> dict[str, str]:
+    """Run every ``(config, path)`` of ``jobs`` as ``run(config, history_path=path, meta=meta, progress=False,
+    resume=not fresh)`` (a recipe's run function); returns ``{path: outcome}`` and, unless ``quiet``,
+    prints :func:`report`'s line.
 
     ``workers=1`` runs the jobs one after another in this process; ``workers > 1`` in that many fresh
     processes (``spawn``), each limited to one thread, so that independent runs fill the cores of a
     CPU; every run seeds itself, so its History does not depend on which worker ran it.  A run that
     diverges (:class:`growth.train.TrainingDiverged`) ends there, with its History marked diverged;
-    the other jobs go on.  Every config is validated before any run starts.  ``meta`` goes into every
-    History (with the job's ``run_key``).  ``report``: print one line, how many jobs were reused,
-    resumed and computed (and how many diverged).
+    the other jobs go on.  Every config with a ``validate()`` method is validated before any run starts.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers={workers!r} is not allowed: use a positive integer")
@@ -86,49 +68,35 @@ def run_jobs(run: Callable[..., Any], jobs: Sequence[tuple[Any, str | os.PathLik
         twice = sorted({p for p in paths if paths.count(p) > 1})
         raise ValueError(f"jobs write one History twice ({', '.join(twice)}): give every job its own path")
     for config, _ in jobs:
-        config.validate()
-    fresh = fresh_requested() if fresh is None else fresh
-    plan = []
-    for config, path in jobs:
-        key = run_key(run, config)
-        state = "computed" if fresh else job_state(path, key)
-        if state == "computed":
-            checkpoint_path_for(path).unlink(missing_ok=True)  # stale: another key, or a fresh run asked for
-        plan.append((config, str(path), key, state))
-
-    todo = [(config, path, {**(meta or {}), "run_key": key}, state == "resumed")
-            for config, path, key, state in plan if state != "reused"]
-    diverged = 0
+        if callable(getattr(config, "validate", None)):
+            config.validate()
+    resume = not (fresh_requested() if fresh is None else fresh)
+    todo = [(run, config, str(path), meta, resume) for config, path in jobs]
     if workers == 1:
-        for config, path, job_meta, resume in todo:
-            diverged += _run_one(run, config, path, job_meta, resume)
+        results = [_run_one(*job) for job in todo]
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                  initializer=_one_thread) as pool:
-            futures = [pool.submit(_run_one, run, *job) for job in todo]
-            diverged += sum(f.result() for f in futures)
-    outcomes = {path: state for _, path, _, state in plan}
-    if report:
-        counts = ", ".join(f"{sum(s == o for s in outcomes.values())} {o}" for o in OUTCOMES)
-        extra = f" ({diverged} of the computed or resumed diverged)" if diverged else ""
-        print(f"runs: {counts}{extra}; {FRESH_ENV}=1 computes every run anew")
+            results = [f.result() for f in [pool.submit(_run_one, *job) for job in todo]]
+    outcomes = {path: outcome for path, (outcome, _) in zip(paths, results)}
+    if not quiet:
+        report(outcomes.values(), diverged=sum(d for _, d in results))
     return outcomes
 
 
-def _run_one(run: Callable[..., Any], config: Any, path: str, meta: dict[str, Any], resume: bool) -> int:
-    """One job; 1 if it diverged (its History says so), else 0."""
+def _run_one(run: Callable[..., Any], config: Any, path: str, meta: dict[str, Any] | None,
+             resume: bool) -> tuple[str, bool]:
+    """One job: its outcome, and whether it diverged (its History says so)."""
     try:
-        run(config, history_path=path, meta=meta, progress=False, resume=resume)
-    except TrainingDiverged:
-        return 1
-    return 0
+        return run(config, history_path=path, meta=meta, progress=False, resume=resume).outcome, False
+    except TrainingDiverged as err:
+        return err.outcome, True
 
 
 def _one_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
-

@@ -24,6 +24,7 @@ import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
@@ -37,8 +38,8 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .cost import CostMeter
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
-from .history import History
-from .machine import describe_device, machine_info
+from .history import History, IncompleteHistoryWarning
+from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
 from .probe import StageNormProbe
 from .protocol import GrowthContext, Grower
@@ -112,28 +113,35 @@ class TrainConfig:
         resolve_device(self.device)
 
 
+OUTCOMES = ("computed", "resumed", "reused")
+
+
 @dataclass
 class Run:
-    """What :func:`train` returns: the final (possibly grown) model and its history."""
+    """What :func:`train` returns: the final (possibly grown) model and its history, and how the run
+    was made (``outcome``): ``computed`` from the start, ``resumed`` from a checkpoint, or ``reused``,
+    a finished run found at the History's path (``model`` is then ``None``: the History is the result)."""
 
-    model: nn.Module
+    model: nn.Module | None
     history: History
+    outcome: str = "computed"
 
 
 class TrainingDiverged(RuntimeError):
     """The training loss became non-finite; the run stopped.  ``history`` is the run's History
     (saved, if it had a path, marked ``diverged``), ``model`` the model at that point."""
 
-    def __init__(self, message: str, *, history: History | None = None, model: nn.Module | None = None) -> None:
+    def __init__(self, message: str, *, history: History | None = None, model: nn.Module | None = None,
+                 outcome: str = "computed") -> None:
         super().__init__(message)
-        self.history, self.model = history, model
+        self.history, self.model, self.outcome = history, model, outcome
 
     def __reduce__(self):  # survives a worker process (growth.runs.run_jobs); history kept, model dropped
-        return (_diverged, (str(self), self.history))
+        return (_diverged, (str(self), self.history, self.outcome))
 
 
-def _diverged(message: str, history: History | None) -> TrainingDiverged:
-    return TrainingDiverged(message, history=history)
+def _diverged(message: str, history: History | None, outcome: str) -> TrainingDiverged:
+    return TrainingDiverged(message, history=history, outcome=outcome)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -198,12 +206,18 @@ def train(
 
     ``history_path``: the History's JSON, rewritten after every epoch.  ``checkpoint_path``: the
     checkpoint, written every ``checkpoint_every`` epochs (0: never); by default beside the History
-    (:func:`checkpoint_path_for`), and deleted once the run has finished.  ``resume``: continue from
-    the checkpoint if there is one (from the start if not); a checkpoint of another configuration or
-    code version, or a damaged one, is refused (:class:`growth.checkpoint.CheckpointError`).  On
-    resume the grower continues with its checkpointed state.  ``finalize(run)`` may add to
-    ``run.history.meta`` before the last write (a recipe's summary facts).
-    Raises :class:`TrainingDiverged` when the training loss becomes non-finite.
+    (:func:`checkpoint_path_for`), and deleted once the run has finished.
+
+    ``resume``: carry this run to its end with as little work as possible.  A finished History at
+    ``history_path`` made by this very run (the same fingerprint: configuration, grower, seed model,
+    data and meta; and the same package source) is returned as it is (``outcome="reused"``, no
+    model); else the checkpoint, if there is one, is continued (``"resumed"``; a checkpoint of another
+    configuration or code version, or a damaged one, is refused with
+    :class:`growth.checkpoint.CheckpointError`); else the run starts (``"computed"``).  On resume the
+    grower continues with its checkpointed state.  ``finalize(run)`` may add to ``run.history.meta``
+    before the last write (a recipe's summary facts).
+    Raises :class:`TrainingDiverged` when the training loss becomes non-finite (also when a reused
+    History says the run diverged).
     """
     config = _config(config, overrides)
     if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) or checkpoint_every < 0:
@@ -229,8 +243,10 @@ def train(
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs a checkpoint: give history_path (the checkpoint sits beside it) "
                          "or checkpoint_path")
-    check_model_fits_data(model, data)
     device = resolve_device(config.device)
+    check_model_and_data(model, data, min(max(config.batch_sizes or [config.batch_size]), max(1, int(getattr(data, "num_train", 1)))), device)
+    if grower is not None:
+        grower.check(model)
 
     with contextlib.ExitStack() as locks:  # one lock per file a caller named (the default checkpoint goes with its History)
         for path, what in ((history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")):
@@ -279,9 +295,18 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     pos = _Position(end=config.epochs, batch_size=config.batch_sizes[0] if config.batch_sizes else config.batch_size,
                     loader_seed=config.seed)
     loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
-    header = {"fingerprint": fingerprint, "source": source_digest(), "run_key": (meta or {}).get("run_key")}
+    history.meta["fingerprint"] = fingerprint
+    header = {"fingerprint": fingerprint, "source": source_digest()}
 
+    finished = _finished_history(history_path, fingerprint) if resume and history_path is not None else None
+    if finished is not None:
+        if finished.diverged:
+            raise TrainingDiverged(f"this run diverged before ({finished.meta.get('diverged')}); its History is "
+                                   f"{history_path}", history=finished, outcome="reused")
+        return Run(model=None, history=finished, outcome="reused")
+    outcome = "computed"
     if resume and checkpoint_path.exists():
+        outcome = "resumed"
         _, payload = load_checkpoint(checkpoint_path, source=source_digest(), fingerprint=fingerprint,
                                      map_location=device)
         model, optimizer, probe, meter = payload["model"], payload["optimizer"], payload["probe"], payload["meter"]
@@ -297,6 +322,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         _set_rng_state(payload["rng"])
     elif checkpoint_path is not None and checkpoint_path.exists():
         checkpoint_path.unlink()  # a fresh run: an old checkpoint is stale
+    history.meta["outcome"] = outcome
 
     has_val = getattr(data, "num_val", 0) > 0
     quiet = os.environ.get("CI") or (progress is None and not sys.stderr.isatty()) or progress is False
@@ -335,7 +361,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         }
         if bad_step is not None:
             _stop_diverged(history, record, epoch, bad_step, len(loader), train_loss, lr, model, history_path,
-                           checkpoint_path, bar)
+                           checkpoint_path, bar, outcome)
         if device.type == "cuda":  # the device's measured peak of this epoch's training (VT Fig. 7(a))
             record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         if observers:  # e.g. MoGrow's moving average: its share of train_seconds
@@ -392,7 +418,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     history.meta["cost"] = meter.state_dict()
     history.meta["end_spec"] = getattr(model, "spec", type(model).__name__)
     history.meta["epochs_run"] = len(history.epochs)
-    run = Run(model=model, history=history)
+    run = Run(model=model, history=history, outcome=outcome)
     if finalize is not None:
         finalize(run)
     history.meta["status"] = "complete"
@@ -403,6 +429,20 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     return run
 
 
+def _finished_history(path: Path, fingerprint: dict[str, str]) -> History | None:
+    """The History at ``path`` if this run (``fingerprint``, this package source) finished it, else None."""
+    if not path.is_file():
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", IncompleteHistoryWarning)
+            history = History.load(path)
+    except (ValueError, OSError):
+        return None
+    same = history.meta.get("fingerprint") == fingerprint and history.meta.get("source") == source_digest()
+    return history if same and history.status in ("complete", "diverged") else None
+
+
 def _schedule(config: TrainConfig, grower: Grower | None, pos: _Position):
     """The LR schedule in force at ``pos``: the run's, or the fine-tuning's once it has begun."""
     if pos.finetune_from is None:
@@ -411,7 +451,8 @@ def _schedule(config: TrainConfig, grower: Grower | None, pos: _Position):
     return make_schedule(ft.schedule, ft.lr or config.lr, pos.finetune_length, **ft.options)
 
 
-def _stop_diverged(history, record, epoch, bad_step, steps, train_loss, lr, model, history_path, checkpoint_path, bar):
+def _stop_diverged(history, record, epoch, bad_step, steps, train_loss, lr, model, history_path, checkpoint_path, bar,
+                   outcome):
     """Record where the loss became non-finite, save the History marked ``diverged``, raise."""
     bar.close()
     record["train_loss"] = None
@@ -428,7 +469,7 @@ def _stop_diverged(history, record, epoch, bad_step, steps, train_loss, lr, mode
     kind = "NaN" if isinstance(train_loss, float) and math.isnan(train_loss) else "infinite"
     raise TrainingDiverged(
         f"training diverged at epoch {epoch + 1}, step {bad_step + 1} of {steps}: the loss became {kind} "
-        f"(lr={lr:g}); lower the learning rate{saved}", history=history, model=model)
+        f"(lr={lr:g}); lower the learning rate{saved}", history=history, model=model, outcome=outcome)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -446,9 +487,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def check_model_fits_data(model: nn.Module, data: Any) -> None:
-    """``ValueError`` before training when ``model``'s logits do not match ``data``'s classes: one
-    forward pass of one zero input, in eval mode (no statistics change, no random number drawn)."""
+def check_model_and_data(model: nn.Module, data: Any, batch_size: int, device: torch.device) -> None:
+    """``ValueError`` before training when ``model`` cannot train on ``data``: its logits do not match
+    the data's classes, it cannot take the data's inputs, or a training step would not fit in the
+    device's free memory (weights, gradients and one optimizer buffer, plus every layer's output and
+    its gradient for ``batch_size`` inputs).  One forward pass of one zero input, in eval mode: no
+    statistics change, no random number is drawn."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model={model!r} is not allowed: give a torch.nn.Module, e.g. growth.build_model(...)")
     if not any(True for _ in model.parameters()):
@@ -456,21 +500,40 @@ def check_model_fits_data(model: nn.Module, data: Any) -> None:
     shape, classes = getattr(data, "input_shape", None), getattr(data, "num_classes", None)
     if shape is None or classes is None:
         raise ValueError(f"data={data!r} is not allowed: give a growth.data.DataSplits (growth.load_dataset(...))")
+    name = getattr(model, "spec", type(model).__name__)
     param = next(model.parameters())
+    outputs = [0]
+
+    def count(module, inputs, output):
+        if torch.is_tensor(output):
+            outputs[0] += output.numel() * output.element_size()
+
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    hooks = [m.register_forward_hook(count) for m in leaves]
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             out = model(torch.zeros((1, *shape), device=param.device, dtype=param.dtype))
     except RuntimeError as err:
-        raise ValueError(f"model {getattr(model, 'spec', type(model).__name__)} cannot take this data's inputs "
-                         f"of shape {tuple(shape)}: {str(err).splitlines()[0]}") from None
+        raise ValueError(f"model {name} cannot take this data's inputs of shape {tuple(shape)}: "
+                         f"{str(err).splitlines()[0]}") from None
     finally:
         model.train(was_training)
+        for h in hooks:
+            h.remove()
     if out.dim() != 2 or out.shape[1] != classes:
-        raise ValueError(f"model {getattr(model, 'spec', type(model).__name__)} gives {tuple(out.shape[1:])} outputs "
-                         f"per input, the data ({getattr(data, 'name', '?')}) has {classes} classes: build the model "
-                         f"with num_classes={classes}")
+        raise ValueError(f"model {name} gives {tuple(out.shape[1:])} outputs per input, the data "
+                         f"({getattr(data, 'name', '?')}) has {classes} classes: build the model with "
+                         f"num_classes={classes}")
+    weights = sum(p.numel() * p.element_size() for p in model.parameters())
+    need = 3 * weights + 2 * outputs[0] * batch_size
+    free = available_memory_bytes(device)
+    if free is not None and need > free:
+        raise ValueError(f"training {name} with batch_size={batch_size} needs about {need / 2**30:.1f} GiB "
+                         f"({3 * weights / 2**30:.1f} GiB of weights, gradients and optimizer state, "
+                         f"{2 * outputs[0] * batch_size / 2**30:.1f} GiB of activations), more than the "
+                         f"{free / 2**30:.1f} GiB free on {device}: use a smaller batch_size or width")
 
 
 def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfig:

@@ -1,13 +1,13 @@
-"""growth.runs.run_jobs: finished runs reused, interrupted ones resumed, the rest computed; workers."""
+"""Content-addressed runs: growth.train(resume=True) reuses a finished run, resumes an interrupted one,
+computes a changed one; growth.runs.run_jobs runs jobs that way, in one process or several."""
 from __future__ import annotations
 
 import pytest
 
-from growth.checkpoint import save_checkpoint
-from growth.fingerprint import source_digest
+import growth
 from growth.history import History
 from growth.recipes.fragrow import fragrow_config, run_fragrow
-from growth.runs import job_state, run_jobs, run_key
+from growth.runs import report, run_jobs
 from growth.train import checkpoint_path_for
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,6 +26,7 @@ def test_run_jobs_in_two_processes_writes_what_one_process_writes(tmp_path):
     assert set(run_jobs(run_fragrow, list(zip(configs, pooled)), workers=2).values()) == {"computed"}
     for a, b in zip(alone, pooled):
         assert History.load(a).without_wall_clock()["epochs"] == History.load(b).without_wall_clock()["epochs"]
+    assert set(run_jobs(run_fragrow, list(zip(configs, pooled)), workers=2).values()) == {"reused"}
 
 
 def test_finished_runs_are_reused_and_changed_ones_computed(tmp_path, capsys):
@@ -44,6 +45,12 @@ def test_finished_runs_are_reused_and_changed_ones_computed(tmp_path, capsys):
     assert list(run_jobs(run_fragrow, list(zip(changed, paths)), fresh=True).values()) == ["computed", "computed"]
 
 
+def test_other_meta_is_another_run(tmp_path):
+    config, path = _configs()[1], tmp_path / "a.json"
+    run_jobs(run_fragrow, [(config, path)], meta={"notebook": "x"})
+    assert run_jobs(run_fragrow, [(config, path)], meta={"notebook": "y"}) == {str(path): "computed"}
+
+
 def test_fresh_environment_variable_computes_everything(tmp_path, monkeypatch):
     config, path = _configs()[1], tmp_path / "a.json"
     run_jobs(run_fragrow, [(config, path)])
@@ -51,28 +58,8 @@ def test_fresh_environment_variable_computes_everything(tmp_path, monkeypatch):
     assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "computed"}
 
 
-def test_an_interrupted_run_resumes_and_a_stale_checkpoint_is_dropped(tmp_path):
+def test_an_interrupted_job_resumes(tmp_path):
     config, path = _configs(epochs=3)[0], tmp_path / "a.json"
-    key = run_key(run_fragrow, config)
-    run_jobs(run_fragrow, [(config, path)])
-    whole = History.load(path)
-    # make it look interrupted: a running History and a checkpoint of this key
-    assert job_state(path, key) == "reused"
-    ckpt = checkpoint_path_for(path)
-    save_checkpoint(ckpt, {"run_key": key, "source": source_digest(), "fingerprint": {}}, {})
-    whole.meta["status"] = "running"
-    whole.save(path)
-    assert job_state(path, key) == "resumed"
-    save_checkpoint(ckpt, {"run_key": "another", "source": source_digest(), "fingerprint": {}}, {})
-    assert job_state(path, key) == "computed"
-    assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "computed"}
-    assert not ckpt.exists() and History.load(path).complete
-
-
-def test_run_jobs_resumes_a_real_checkpoint(tmp_path):
-    """A job whose checkpoint is this key's continues from it (the History says where)."""
-    config, path = _configs(epochs=3)[0], tmp_path / "a.json"
-    key = run_key(run_fragrow, config)
     original = History.save
 
     def save_then_stop(self, p):
@@ -87,47 +74,21 @@ def test_run_jobs_resumes_a_real_checkpoint(tmp_path):
             run_jobs(run_fragrow, [(config, path)])
     finally:
         History.save = original
-    assert job_state(path, key) == "resumed"
+    assert checkpoint_path_for(path).exists()
     assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "resumed"}
-    assert History.load(path).meta["resumed"] == [1]
-
-
-@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
-def test_run_jobs_rejects_bad_workers(workers):
-    with pytest.raises(ValueError, match="workers"):
-        run_jobs(run_fragrow, [], workers=workers)
-
-
-def test_run_jobs_rejects_two_jobs_on_one_path(tmp_path):
-    configs = _configs()
-    with pytest.raises(ValueError, match="one History twice"):
-        run_jobs(run_fragrow, [(configs[0], tmp_path / "a.json"), (configs[1], tmp_path / "a.json")])
-
-
-def test_a_diverged_job_ends_alone_and_is_reused(tmp_path, capsys):
-    good, path_good = _configs()[1], tmp_path / "good.json"
-    bad, path_bad = fragrow_config("smoke", policy="small", epochs=3, min_finetune_epochs=1, lr=1e6), tmp_path / "bad.json"
-    run_jobs(run_fragrow, [(bad, path_bad), (good, path_good)])
-    assert "(1 of the computed or resumed diverged)" in capsys.readouterr().out
-    assert History.load(path_bad).diverged and History.load(path_good).complete
-    assert run_jobs(run_fragrow, [(bad, path_bad)]) == {str(path_bad): "reused"}
-
-
-def test_run_key_follows_function_config_and_source():
-    a, b = _configs()
-    assert run_key(run_fragrow, a) == run_key(run_fragrow, a)
-    assert run_key(run_fragrow, a) != run_key(run_fragrow, b)
-    assert run_key(run_fragrow, a) != run_key(run_jobs, a)
+    history = History.load(path)
+    assert history.meta["resumed"] == [1] and history.complete
+    assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "reused"}
 
 
 def test_an_edit_of_the_package_invalidates_every_finished_run(tmp_path, monkeypatch):
-    import growth.runs
+    import sys
 
     config, path = _configs()[1], tmp_path / "a.json"
     run_jobs(run_fragrow, [(config, path)])
     assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "reused"}
-    monkeypatch.setattr(growth.runs, "source_digest", lambda: "edited")
-    assert run_jobs(run_fragrow, [(config, path)], fresh=False) == {str(path): "computed"}
+    monkeypatch.setattr(sys.modules["growth.train"], "source_digest", lambda: "edited")
+    assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "computed"}
 
 
 def test_source_digest_covers_every_module(tmp_path, monkeypatch):
@@ -146,3 +107,48 @@ def test_source_digest_covers_every_module(tmp_path, monkeypatch):
         assert fp.source_digest() != before
     finally:
         fp.source_digest.cache_clear()
+
+
+def test_train_reuses_only_the_same_run(tmp_path):
+    data = growth.load_dataset("synthetic", num_train=64, num_test=32, val_fraction=0.25)
+
+    def once(**kw):
+        growth.seed_everything(0)
+        model = growth.build_model("CNN4", num_classes=10, width=0.125)
+        return growth.train(model, data, **{"epochs": 2, "batch_size": 32, "history_path": tmp_path / "h.json",
+                                           "resume": True, **kw})
+
+    first = once()
+    assert first.outcome == "computed" and first.model is not None
+    again = once()
+    assert again.outcome == "reused" and again.model is None
+    assert again.history.to_dict() == History.load(tmp_path / "h.json").to_dict()
+    assert once(lr=0.05).outcome == "computed"
+    assert once(lr=0.05, resume=False).outcome == "computed"
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True])
+def test_run_jobs_rejects_bad_workers(workers):
+    with pytest.raises(ValueError, match="workers"):
+        run_jobs(run_fragrow, [], workers=workers)
+
+
+def test_run_jobs_rejects_two_jobs_on_one_path(tmp_path):
+    configs = _configs()
+    with pytest.raises(ValueError, match="one History twice"):
+        run_jobs(run_fragrow, [(configs[0], tmp_path / "a.json"), (configs[1], tmp_path / "a.json")])
+
+
+def test_a_diverged_job_ends_alone_and_is_reused(tmp_path, capsys):
+    good, path_good = _configs()[1], tmp_path / "good.json"
+    bad, path_bad = fragrow_config("smoke", policy="small", epochs=3, min_finetune_epochs=1, lr=1e6), tmp_path / "bad.json"
+    run_jobs(run_fragrow, [(bad, path_bad), (good, path_good)])
+    assert "0 reused, 0 resumed, 2 computed (1 diverged)" in capsys.readouterr().out
+    assert History.load(path_bad).diverged and History.load(path_good).complete
+    assert run_jobs(run_fragrow, [(bad, path_bad)]) == {str(path_bad): "reused"}
+
+
+def test_report_counts_and_refuses_unknown_outcomes(capsys):
+    assert report(["reused", "computed", "computed"]).startswith("runs: 1 reused, 0 resumed, 2 computed")
+    with pytest.raises(ValueError, match="unknown"):
+        report(["done"])

@@ -5,10 +5,12 @@
     python tools/run_notebooks.py --profile smoke --in-place notebooks
     python tools/run_notebooks.py --profile paper -p epochs 180 --out runs notebooks/quickstart.ipynb
 
-Each notebook gets the profile's values for the parameters its `parameters` cell declares
-(papermill's `inspect_notebook` says which); `-p KEY VALUE` overrides a value (VALUE is read as
-YAML: `180` is an int, `[0, 1]` a list, `null` None). Keys a notebook does not declare are not
-passed to it. Notebooks run with CI=true (progress bars off), in the folder their output goes
+Each notebook gets the profile's values for the parameters its `parameters` cell declares;
+`-p KEY VALUE` overrides a value (VALUE is read as YAML: `180` is an int, `[0, 1]` a list, `null`
+None). Keys a notebook does not declare are not passed to it; a `-p` key that no notebook declares,
+or a value of another kind than the parameter's default (`-p epochs abc`), is refused before any
+notebook runs (exit status 2), as `growth.notebook_parameters` refuses it inside a notebook run by
+papermill directly. Notebooks run with CI=true (progress bars off), in the folder their output goes
 to, on the kernel named by their kernelspec, which must be this interpreter.
 
 Kernels run with the portable CPU kernels (`growth.machine.PORTABLE_CPU_ENV`: ATen AVX2, oneDNN
@@ -121,9 +123,36 @@ def check_kernel(name: str) -> None:
 
 
 def declared_parameters(path: Path) -> dict:
-    import papermill
+    """``{name: default}`` of the notebook's cell tagged ``parameters`` (empty if it has none)."""
+    import nbformat
 
-    return papermill.inspect_notebook(str(path))
+    from growth.notebook_parameters import declared_parameters as parse
+
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            return parse(cell.source)
+    return {}
+
+
+def check_parameters(notebooks: list[Path], profile_name: str, profile: dict, overrides: dict) -> None:
+    """Before any kernel starts: every -p key is declared by some notebook, and every value a notebook
+    will get is of its default's kind (growth.notebook_parameters.check_value). UsageError otherwise."""
+    from growth.notebook_parameters import check_value
+
+    declared = {nb: declared_parameters(nb) for nb in notebooks}
+    for key, value in overrides.items():
+        if not any(key in d for d in declared.values()):
+            names = sorted({k for d in declared.values() for k in d})
+            raise UsageError(f"-p {key} {value!r}: no notebook here declares parameter {key!r}; "
+                             f"they declare {', '.join(names)}")
+    for nb, params in declared.items():
+        for source, values in ((f"profile {profile_name}", profile), ("-p", overrides)):
+            for key, value in values.items():
+                if key in params:
+                    try:
+                        check_value(key, value, params[key])
+                    except ValueError as err:
+                        raise UsageError(f"{source}: {err} in {nb.name}") from None
 
 
 def hide_injected_cell(nb) -> bool:
@@ -179,12 +208,7 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     if not declared:
         raise RuntimeError("no cell tagged 'parameters'")
     params = {k: v for k, v in profile.items() if k in declared}
-    for key, value in overrides.items():
-        if key in declared:
-            params[key] = value
-        else:
-            print(f"  note: {src.name} does not declare parameter {key!r}; -p {key} not passed",
-                  file=sys.stderr)
+    params.update({k: v for k, v in overrides.items() if k in declared})
     undeclared = sorted(set(profile) - set(declared))
     if undeclared:
         print(f"  note: {src.name} does not declare profile keys {undeclared}; not passed",
@@ -257,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         profile = load_profile(args.profile)
         overrides = parse_overrides(args.parameter)
         notebooks = find_notebooks(args.paths)
+        check_parameters(notebooks, args.profile, profile, overrides)
     except UsageError as exc:
         print(f"run_notebooks: {exc}", file=sys.stderr)
         return 2

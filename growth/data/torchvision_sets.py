@@ -107,14 +107,39 @@ def _cifar_files(tv_cls) -> tuple[list[tuple[str, str]], list[tuple[str, str]], 
     )
 
 
+class _Unreadable:
+    """Turns any error while reading one file into a ``ValueError`` naming the file and its format."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+
+    def __enter__(self) -> Path:
+        return self.path
+
+    def __exit__(self, kind, err, tb) -> bool:
+        if err is not None and not isinstance(err, (KeyboardInterrupt, SystemExit)):
+            raise ValueError(f"{self.path} cannot be read as {self.what} ({type(err).__name__}: {err}): the file is "
+                             "truncated or not the original; re-download it (verify=True checks its MD5)") from None
+        return False
+
+
+def _load_pickle(path: Path, what: str) -> dict:
+    with _Unreadable(path, what), open(path, "rb") as f:
+        entry = pickle.load(f, encoding="latin1")
+        if not isinstance(entry, dict):
+            raise TypeError(f"a pickled {type(entry).__name__}, not a dict")
+        return entry
+
+
 def read_cifar(folder: Path, files: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pickled CIFAR batches (torchvision's reader): uint8 ``(N, 3, 32, 32)`` and int64 labels."""
+    """Pickled CIFAR batches (torchvision's reader): uint8 ``(N, 3, 32, 32)`` and int64 labels.
+    A file that cannot be read raises ``ValueError`` naming it."""
     data, labels = [], []
     for name in files:
-        with open(folder / name, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
-        data.append(np.asarray(entry["data"], dtype=np.uint8))
-        labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
+        entry = _load_pickle(folder / name, "a pickled CIFAR batch")
+        with _Unreadable(folder / name, "a pickled CIFAR batch"):
+            data.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3 * 32 * 32))
+            labels.extend(entry["labels"] if "labels" in entry else entry["fine_labels"])
     x = np.vstack(data).reshape(-1, 3, 32, 32)
     return torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(labels, dtype=torch.int64)
 
@@ -146,8 +171,9 @@ def _cifar_spec(name: str, tv_name: str, num_classes: int) -> DatasetSpec:
         folder = root / cls.base_folder
         train_x, train_y = read_cifar(folder, [n for n, _ in train])
         test_x, test_y = read_cifar(folder, [n for n, _ in test])
-        with open(folder / meta_name, "rb") as f:
-            classes = list(pickle.load(f, encoding="latin1")[meta_key])
+        meta = _load_pickle(folder / meta_name, "CIFAR's pickled meta file")
+        with _Unreadable(folder / meta_name, "CIFAR's pickled meta file"):
+            classes = list(meta[meta_key])
         for split, y in (("train", train_y), ("test", test_y)):
             if len(y) and (int(y.min()) < 0 or int(y.max()) >= num_classes):
                 raise ValueError(f"{name}: {split} labels outside [0, {num_classes}) in {folder}")
@@ -179,7 +205,9 @@ def read_svhn(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     """An SVHN ``*_32x32.mat`` (torchvision's reader): uint8 ``(N, 3, 32, 32)``, labels with 10 -> 0."""
     import scipy.io as sio
 
-    mat = sio.loadmat(str(path))
+    with _Unreadable(path, "an SVHN .mat file"):
+        mat = sio.loadmat(str(path))
+        mat["X"], mat["y"]
     x = np.transpose(mat["X"], (3, 2, 0, 1))  # (H, W, C, N) -> (N, C, H, W), as torchvision does
     y = mat["y"].astype(np.int64).squeeze(-1) if mat["y"].ndim > 1 else mat["y"].astype(np.int64)
     y = np.where(y == 10, 0, y)
@@ -262,7 +290,8 @@ def _mnist_spec(name: str, tv_name: str) -> DatasetSpec:
         cls = tv_cls()
         out = []
         for train in (True, False):
-            ds = cls(str(root), train=train, download=False)
+            with _Unreadable(root / tv_name, f"{tv_name}'s IDX files"):
+                ds = cls(str(root), train=train, download=False)
             x = ds.data
             if x.ndim != 3 or x.dtype != torch.uint8:
                 raise ValueError(f"{name}: expected uint8 (N, 28, 28) images in {root / tv_name}, got {x.dtype} {tuple(x.shape)}")

@@ -20,8 +20,12 @@ import math
 import numbers
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
+import torch
+
+from ..machine import available_memory_bytes
 from .base import GrowableNet
 
 #: ``image_size`` from which two-layout families use their ImageNet stem (224 -> ImageNet, 32 -> CIFAR).
@@ -178,4 +182,24 @@ def build_model(name: str, *, num_classes: int, image_size: int = 32, width: flo
             f"image_size={image_size!r} is not supported by {family.name}: give an integer >= "
             f"{family.min_image_size} (32 selects the CIFAR layout, 224 the ImageNet layout)"
         )
+    _check_fits_in_memory(name, family, parts, int(num_classes), int(image_size), float(width))
     return family.builder(parts, num_classes=int(num_classes), image_size=int(image_size), width=float(width))
+
+
+@lru_cache(maxsize=512)
+def parameter_count(family: "Family", parts: tuple[int, ...], num_classes: int, image_size: int, width: float) -> int:
+    """How many parameters the model would have: built on PyTorch's ``meta`` device, which allocates
+    nothing."""
+    with torch.device("meta"):
+        model = family.builder(parts, num_classes=num_classes, image_size=image_size, width=width)
+    return sum(p.numel() for p in model.parameters())
+
+
+def _check_fits_in_memory(name: str, family: "Family", parts: tuple[int, ...], num_classes: int, image_size: int,
+                          width: float) -> None:
+    """``ValueError`` before allocating a model whose float32 weights alone exceed the free memory."""
+    count = parameter_count(family, parts, num_classes, image_size, width)
+    need, free = 4 * count, available_memory_bytes("cpu")
+    if free is not None and need > free:
+        raise ValueError(f"name={name!r} at width={width:g} has {count:,} parameters, {need / 2**30:.1f} GiB in "
+                         f"float32, more than the {free / 2**30:.1f} GiB of memory free: use a smaller width")

@@ -45,6 +45,7 @@ import argparse
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ..cost import forward_macs
 from ..data import list_datasets
 from ..data import load as load_dataset
 from ..how import DEPTH_INITS, AddBlock, depth_families
@@ -401,6 +402,7 @@ def run_autogrow(
         history.meta["finished_growing"] = grower.finished
         history.meta["input_shape"] = list(data.input_shape)
         history.meta["adam_init"] = [dict(r) for r in grower.state.get("adam_init", [])]
+        history.meta["forward_macs"] = int(forward_macs(run.model, tuple(data.input_shape)))
 
     return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
                  progress=progress, resume=resume, finalize=finalize)
@@ -411,10 +413,7 @@ def run_autogrow(
 
 def summarize(run: Run) -> dict[str, Any]:
     """The facts of a finished run: found net, accuracies, cost, growths and freezes (JSON-able)."""
-    from ..cost import forward_macs
-
     h = run.history
-    shape = h.meta.get("input_shape")
     grows = [e for e in h.events if e.get("kind", "grow") == "grow"]
     finetune = next((e for e in h.events if e.get("kind") == "finetune"), None)
     cfg = h.meta.get("recipe_config", {})
@@ -428,8 +427,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "K": cfg.get("K"), "J": cfg.get("J"), "tau": cfg.get("tau"), "init": cfg.get("init"),
         "seed_net": h.meta.get("start_spec"),
         "found_net": h.meta.get("found_net", h.meta.get("end_spec")),
-        "params": int(sum(p.numel() for p in run.model.parameters())),
-        "forward_macs": int(forward_macs(run.model, shape)),
+        "params": h.last("params"),
+        "forward_macs": h.meta.get("forward_macs"),
         "test_acc": h.last("test_acc"),
         "val_acc": h.last("val_acc"),
         "best_val_acc": h.best("val_acc"),

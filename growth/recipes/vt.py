@@ -62,6 +62,7 @@ from typing import Any
 
 import torch
 
+from ..cost import forward_macs
 from ..data import list_datasets
 from ..data import load as load_dataset
 from ..how import WIDTH_METHODS, AddWidth, width_families
@@ -318,10 +319,12 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
                                   generator=torch.Generator().manual_seed(cfg.seed), **shape)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
                 "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
+
     def finalize(run: Run) -> None:
         run.history.meta["channels"] = channel_counts(run.model)
         run.history.meta["input_shape"] = list(data.input_shape)
         run.history.meta["num_classes"] = data.num_classes
+        run.history.meta["forward_macs"] = int(forward_macs(run.model, tuple(data.input_shape)))
 
     return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
                  progress=progress, resume=resume, finalize=finalize)
@@ -332,8 +335,6 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
 
 def summarize(run: Run) -> dict[str, Any]:
     """The facts of a finished run: schedule, accuracies, cost (JSON-able)."""
-    from ..cost import forward_macs
-
     h = run.history
     return {
         "recipe": "vt", "variant": h.meta.get("variant"), "profile": h.meta.get("profile"),
@@ -344,8 +345,8 @@ def summarize(run: Run) -> dict[str, Any]:
         "stage_batch_sizes": [s["batch_size"] for s in h.meta["stages"]],
         "relative_cost": h.meta.get("relative_cost"),
         "growths": sum(e.get("kind") == "grow" for e in h.events),
-        "params": int(sum(p.numel() for p in run.model.parameters())),
-        "forward_macs": int(forward_macs(run.model, h.meta.get("input_shape"))),
+        "params": h.last("params"),
+        "forward_macs": h.meta.get("forward_macs"),
         "test_acc": h.last("test_acc"), "training_macs": h.last("macs"), "wall_seconds": h.last("wall"),
         "epochs_run": len(h.epochs),
     }

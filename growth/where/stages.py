@@ -15,9 +15,23 @@ from ..protocol import GrowthContext
 
 
 def _check_targets(targets: Sequence[int]) -> tuple[int, ...]:
-    if not targets or any(not isinstance(t, int) or t < 1 for t in targets):
+    if not isinstance(targets, (list, tuple)) or not targets or any(
+            isinstance(t, bool) or not isinstance(t, int) or t < 1 for t in targets):
         raise ValueError(f"targets={targets!r} is not allowed: give a positive target depth per stage")
     return tuple(targets)
+
+
+def _check_model(targets: tuple[int, ...], model) -> None:
+    """``ValueError`` unless ``targets`` has one depth per stage of ``model``, none shallower than its seed."""
+    depths = getattr(model, "depths", None)
+    if depths is None:
+        raise ValueError(f"the model {type(model).__name__} has no stages to grow (growth.build_model builds growable nets)")
+    if len(depths) != len(targets):
+        raise ValueError(f"targets={targets!r} has {len(targets)} stages; the model {model.spec} has {len(depths)}")
+    shallower = [s for s, (d, t) in enumerate(zip(depths, targets)) if t < d]
+    if shallower:
+        raise ValueError(f"targets={targets!r} is shallower than the model {model.spec} in stage(s) {shallower}: "
+                         f"give every stage a target at least its depth, {tuple(depths)}")
 
 
 def _room(ctx: GrowthContext, targets: tuple[int, ...]) -> list[int]:
@@ -37,6 +51,10 @@ class Sequential:
     def __post_init__(self) -> None:
         self.targets = _check_targets(self.targets)
 
+    def check(self, model) -> None:
+        """Before training: one target per stage of ``model``, none shallower than it."""
+        _check_model(self.targets, model)
+
     def __call__(self, ctx: GrowthContext) -> int | None:
         room = _room(ctx, self.targets)
         return room[0] if room else None
@@ -55,6 +73,10 @@ class RoundRobin:
 
     def __post_init__(self) -> None:
         self.targets = _check_targets(self.targets)
+
+    def check(self, model) -> None:
+        """Before training: one target per stage of ``model``, none shallower than it."""
+        _check_model(self.targets, model)
 
     def __call__(self, ctx: GrowthContext) -> int | None:
         room = _room(ctx, self.targets)
@@ -80,6 +102,10 @@ class AllStages:
 
     def __post_init__(self) -> None:
         self.targets = _check_targets(self.targets)
+
+    def check(self, model) -> None:
+        """Before training: one target per stage of ``model``, none shallower than it."""
+        _check_model(self.targets, model)
 
     def __call__(self, ctx: GrowthContext) -> tuple[int, ...] | None:
         room = _room(ctx, self.targets)

@@ -86,12 +86,19 @@ class StoppingRoundRobin:
         ):
             raise ValueError(f"max_epochs={self.max_epochs!r} is not allowed: use None or a positive integer")
 
+    def check(self, model) -> None:
+        """Before training: a per-stage ``max_depth`` has one entry per stage of ``model``."""
+        depths = getattr(model, "depths", None)
+        if depths is None:
+            raise ValueError(f"the model {type(model).__name__} has no stages to grow (growth.build_model builds growable nets)")
+        self._caps(len(depths), model)
+
     # ------------------------------------------------------------------ the locator
 
     def __call__(self, ctx: GrowthContext) -> int | None:
         state = ctx.state
         depths = tuple(ctx.model.depths)
-        caps = self._caps(len(depths), ctx)
+        caps = self._caps(len(depths), ctx.model)
         if "growing" not in state:
             state["growing"] = list(range(len(depths)))
             state["grown"] = None
@@ -145,12 +152,12 @@ class StoppingRoundRobin:
 
     # ------------------------------------------------------------------ helpers
 
-    def _caps(self, stages: int, ctx: GrowthContext) -> tuple[int | None, ...]:
+    def _caps(self, stages: int, model) -> tuple[int | None, ...]:
         if isinstance(self.max_depth, tuple):
             if len(self.max_depth) != stages:
                 raise ValueError(
                     f"max_depth={self.max_depth!r} has {len(self.max_depth)} entries; the model "
-                    f"{getattr(ctx.model, 'spec', '?')} has {stages} stages"
+                    f"{getattr(model, 'spec', '?')} has {stages} stages"
                 )
             return self.max_depth
         return (self.max_depth,) * stages
