@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= bench
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit nbval book html book-clean golden bench clean lock
+.PHONY: install test unit nbval book html book-clean golden check-goldens bench clean lock
 
 install: $(STAMP)
 
@@ -28,13 +28,21 @@ test: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
-# Re-execute the golden notebooks at the smoke profile, in place (their outputs are what nbval checks).
+# Re-execute the golden notebooks at the smoke profile, in place (their outputs are what nbval checks),
+# every run computed anew, with the portable CPU kernels (the runner's default; growth/machine.py).
 golden: $(STAMP)
-	$(BIN)/python tools/run_notebooks.py --profile smoke --in-place notebooks
+	$(BIN)/python tools/run_notebooks.py --profile smoke --fresh --in-place notebooks
+
+# Check that the golden notebooks reproduce under every CPU kernel setting a user's machine could
+# land on, and on emulated Intel and AMD AVX2 CPUs where qemu-user is installed (tools/check_goldens.py).
+check-goldens: $(STAMP)
+	$(BIN)/python tools/check_goldens.py
 
 # Execute every notebook at $(PROFILE) into book/, then build the HTML book into _build/html.
+# Finished runs are reused and interrupted ones resumed (growth/runs.py): `make book` killed at any
+# point and started again picks up where it stopped. FRESH=1 computes every run anew.
 book: $(STAMP)
-	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) --out book/notebooks notebooks
+	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) $(if $(FRESH),--fresh) --out book/notebooks notebooks
 	$(MAKE) html
 
 # Build the HTML book into _build/html from the notebooks already executed under book/notebooks/

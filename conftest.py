@@ -5,6 +5,9 @@ AVX2 kernels, oneDNN capped at AVX2, MKL's COMPATIBLE branch, one thread, NumPy 
 paths). PyTorch reads these settings when a process starts, so they are set here, before nbval
 starts a notebook's kernel; every kernel inherits them, whatever the user's shell says.
 
+Under nbval, ``GROWTH_FRESH=1`` makes every notebook compute its runs anew (growth.runs), so that the
+numbers nbval compares were made by this code on this machine, not read back from an earlier run.
+
 Where the stored outputs cannot be matched (not x86-64, no AVX2 / FMA, or not the locked torch and
 NumPy), nbval still executes every notebook, so an error in one still fails the run, but does not
 compare outputs (its ``--nbval-lax`` mode); the report's header says so in one line, and why.
@@ -51,6 +54,8 @@ def _nbval_on(config) -> bool:
 
 
 def pytest_configure(config):
+    if _nbval_on(config):
+        os.environ["GROWTH_FRESH"] = "1"  # notebooks compute every run anew: nbval checks numbers made now
     problem = golden_problem()
     config.golden_problem = problem
     if problem and _nbval_on(config) and not config.option.nbval_lax:

@@ -13,6 +13,12 @@ from growth.train import checkpoint_path_for
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+@pytest.fixture(autouse=True)
+def no_fresh_request(monkeypatch):
+    """conftest.py asks for fresh runs when nbval runs in the same session; these tests decide themselves."""
+    monkeypatch.delenv("GROWTH_FRESH", raising=False)
+
+
 def _configs(epochs=3):
     return [fragrow_config("smoke", policy=p, epochs=epochs, min_finetune_epochs=1) for p in ("periodic", "small")]
 

@@ -18,6 +18,10 @@ capped at AVX2, MKL COMPATIBLE, one thread), so that a CPU run gives the same nu
 CPU with AVX2; this is how the golden notebooks' outputs were made. `--kernels native` lets PyTorch
 choose by the machine instead (faster on some CPUs; the numbers then hold on this machine only).
 
+A notebook's runs are content-addressed (growth.runs): finished ones found under the output folder
+are reused and interrupted ones resumed, so an interrupted `make book` started again picks up where
+it stopped; `--fresh` (GROWTH_FRESH=1) computes every run anew, as `make golden` does.
+
 After a successful run the cell papermill injected (tag `injected-parameters`) is also tagged
 `hide-cell`: Jupyter Book folds it behind a toggle, so the values a page was made with stay one
 click away. The executed notebook is written to a temporary file beside its destination and moved
@@ -268,11 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kernels", choices=("portable", "native"), default="portable",
                         help="CPU kernels of the notebooks' kernels (default portable: the same numbers on "
                              "any x86-64 AVX2 CPU; native: the machine's own choice)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="compute every run anew (GROWTH_FRESH=1); by default a notebook reuses the finished runs "
+                             "and resumes the interrupted ones it finds under its output folder (growth.runs)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds a single cell may run (default: no limit)")
     args = parser.parse_args(argv)
 
     os.environ["CI"] = "true"  # the notebooks' progress bars stay quiet
+    if args.fresh:
+        os.environ["GROWTH_FRESH"] = "1"
     if args.kernels == "portable":  # read by PyTorch when a kernel starts
         from growth.machine import PORTABLE_CPU_ENV
 
