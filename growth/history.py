@@ -22,8 +22,6 @@ from typing import Any
 
 from .files import atomic_write_json
 
-STATUSES = ("running", "complete", "diverged")
-
 #: Per-epoch and per-event keys that measure wall-clock time, and meta keys that log how a run was
 #: carried out (where it resumed): they differ between two runs of one configuration, nothing else does.
 WALL_CLOCK_KEYS = frozenset({"train_seconds", "eval_seconds", "wall", "seconds", "observer_seconds",

@@ -7,9 +7,10 @@ difference can flip a growth decision, and the run diverges from there. :data:`P
 pins every one of these choices to what any x86-64 CPU with AVX2 runs the same way, Intel or AMD:
 ATen's AVX2 kernels, oneDNN capped at AVX2, MKL's conditional numerical reproducibility in its
 ``COMPATIBLE`` branch (the one branch that is identical on every vendor's CPU; its ``AVX2`` branch is
-not, for MKL's vector maths), and one thread. The settings are read when PyTorch starts, so they go
-into the environment of a new process (:func:`portable_env`); the golden notebooks run that way
-(``conftest.py``, ``tools/run_notebooks.py``), and ``tools/check_goldens.py`` shows that they hold.
+not, for MKL's vector maths), NumPy without its AVX-512 paths (its ``exp`` differs there), OpenBLAS's
+Haswell kernels, and one thread. The settings are read when a library starts, so they go into the
+environment of a new process; the golden notebooks run that way (``conftest.py``,
+``tools/run_notebooks.py``), and ``tools/check_goldens.py`` shows that they hold.
 
 :func:`describe_device` names the CPU model and the kernels in use, so two machines' results can be
 told apart; :func:`machine_info` is the same as a dict, for a History's meta.
@@ -33,11 +34,6 @@ PORTABLE_CPU_ENV = {
     "OPENBLAS_CORETYPE": "Haswell",
     "OPENBLAS_NUM_THREADS": "1",
 }
-
-
-def portable_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's environment) with :data:`PORTABLE_CPU_ENV` on top."""
-    return {**(os.environ if env is None else env), **PORTABLE_CPU_ENV}
 
 
 def portable_kernels_in_use() -> bool:

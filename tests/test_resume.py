@@ -68,14 +68,17 @@ CHILD = textwrap.dedent('''
 ''')
 
 # (recipe, extra CLI arguments) -> kill points; the smoke profiles: autogrow grows after epochs 1-6 and
-# fine-tunes epochs 7-8; vt grows after epochs 1 and 2 of 4; fragrow grows after 1 and 2, then fine-tunes.
+# fine-tunes epochs 7-8 (AdamInit: each new block optimised on the data first); vt grows after epochs 1 and
+# 2 of 4 (with Eq. 8's batch sizes: a new loader at every stage); fragrow grows after 1 and 2, then
+# fine-tunes (LipGrow: power-iteration vectors and its window; MoGrow: the weights' moving average).
 SCENARIOS = [
     ("autogrow", (), "step:3:2"),
     ("autogrow", (), "grow:2"),
     ("autogrow", (), "step:8:1"),
     ("autogrow", (), "save:4"),
+    ("autogrow", ("--init", "adam"), "step:4:1"),
     ("vt", (), "step:2:1"),
-    ("vt", (), "grow:2"),
+    ("vt", ("--batch-adapt",), "grow:2"),
     ("vt", ("--optimizer", "adam", "--probe", "stages.2.0.conv2.weight"), "step:3:2"),
     ("fragrow", (), "grow:2"),
     ("fragrow", (), "step:4:1"),
