@@ -19,7 +19,9 @@ conftest.py for nbval's kernels).  This script runs nbval over the golden notebo
   CPUID, cache sizes and no AVX-512, e.g. ``Haswell-v4`` (Intel) or ``EPYC-Rome`` (AMD).  Emulation is
   about 30 times slower than the machine: give it a few notebooks.
 
-Prints one line per setting (cells passed / failed, minutes) and exits 1 if any cell failed.
+Each setting runs on its own copy of the notebooks, in a folder under ``.check_goldens/`` (removed
+afterwards), so settings can run side by side and ``notebooks/runs`` is left alone.  Prints one line
+per setting (cells passed / failed, minutes) and exits 1 if any cell failed.
 ``--out FILE`` also writes the results as JSON, with the machine they were run on.
 """
 from __future__ import annotations
@@ -36,6 +38,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+SCRATCH = REPO / ".check_goldens"
 
 #: name -> environment a machine could bring (the project's pins are applied on top by conftest.py)
 SETTINGS = {
@@ -62,11 +65,28 @@ def cpu_flags() -> set[str]:
     return set(found.group(1).split()) if found else set()
 
 
-def nbval(notebooks: list[str], env: dict[str, str], extra: list[str]) -> tuple[int, int, str]:
-    """Run nbval over ``notebooks``; (cells passed, cells failed, the summary line)."""
-    cmd = [sys.executable, "-m", "pytest", *notebooks, "--nbval", "--nbval-sanitize-with",
-           "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "-q", *extra]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+def notebook_files(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for raw in paths:
+        path = (REPO / raw) if not Path(raw).is_absolute() else Path(raw)
+        files.extend(sorted(path.glob("*.ipynb")) if path.is_dir() else [path])
+    return files
+
+
+def nbval(notebooks: list[Path], env: dict[str, str], extra: list[str]) -> tuple[int, int, str]:
+    """Run nbval over copies of ``notebooks``; (cells passed, cells failed, the summary line)."""
+    SCRATCH.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=SCRATCH))
+    try:
+        copies = []
+        for nb in notebooks:
+            shutil.copy(nb, work / nb.name)
+            copies.append(str(work / nb.name))
+        cmd = [sys.executable, "-m", "pytest", *copies, "--nbval", "--nbval-sanitize-with",
+               str(REPO / "tests" / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q", *extra]
+        proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
     passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
     failed = int(m.group(1)) if (m := re.search(r"(\d+) failed", tail)) else 0
@@ -126,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                                               "--nbval-cell-timeout", "36000"]))
         for name, env, extra in runs:
             start = time.perf_counter()
-            passed, failed, tail = nbval(args.notebooks, {**os.environ, **env}, extra)
+            passed, failed, tail = nbval(notebook_files(args.notebooks), {**os.environ, **env}, extra)
             minutes = (time.perf_counter() - start) / 60
             results.append({"setting": name, "environment": env, "passed": passed, "failed": failed,
                             "minutes": round(minutes, 1)})
