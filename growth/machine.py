@@ -12,6 +12,11 @@ Haswell kernels, and one thread. The settings are read when a library starts, so
 environment of a new process; the golden notebooks run that way (``conftest.py``,
 ``tools/run_notebooks.py``), and ``tools/check_goldens.py`` shows that they hold.
 
+:func:`exact_sqrt` is the one piece of arithmetic the environment cannot pin: PyTorch computes a
+float32 square root on the CPU with MKL's vector maths, whose result for some inputs is one ulp off
+and depends on the CPU's approximate reciprocal-square-root instruction, which Intel's and AMD's
+CPUs implement differently. The library's own square roots go through it.
+
 :func:`describe_device` names the CPU model and the kernels in use, so two machines' results can be
 told apart; :func:`machine_info` is the same as a dict, for a History's meta.
 """
@@ -34,6 +39,14 @@ PORTABLE_CPU_ENV = {
     "OPENBLAS_CORETYPE": "Haswell",
     "OPENBLAS_NUM_THREADS": "1",
 }
+
+
+def exact_sqrt(t: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded square root of a float tensor, the same on every CPU: on the CPU through
+    float64 (whose square root is exact before the one rounding back), elsewhere ``t.sqrt()``."""
+    if t.device.type != "cpu" or t.dtype == torch.float64:
+        return t.sqrt()
+    return t.double().sqrt().to(t.dtype)
 
 
 def portable_kernels_in_use() -> bool:

@@ -44,6 +44,10 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """SGD (with momentum) or Adam/AdamW over all trainable parameters, one parameter group.
 
+    Adam and AdamW are PyTorch's fused implementations: on the CPU their square root is exact, so a
+    run gives the same numbers on every CPU (the unfused ones use MKL's, see
+    :func:`growth.machine.exact_sqrt`).
+
     The names of :data:`growth.rate_adaptation.OPTIMIZERS` (``ra-sgd``, ``ra-adam``, ``ra-avagrad``,
     ``avagrad``, ``lars``) build those optimizers; ``options`` are their further hyper-parameters
     (e.g. ``rule="inverse"``), see :func:`growth.rate_adaptation.build_ra_optimizer`.
@@ -58,9 +62,9 @@ def build_optimizer(
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
     raise ValueError(f"optimizer={name!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
 
 

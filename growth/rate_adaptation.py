@@ -54,6 +54,8 @@ from typing import Any, Collection, Iterable
 import torch
 from torch import nn
 
+from .machine import exact_sqrt
+
 __all__ = [
     "LARS", "OPTIMIZERS", "OUTPUT_LRS", "RAAdam", "RAAvaGrad", "RASGD", "RULES", "build_ra_optimizer",
     "output_layer", "stage_factors", "stage_norms",
@@ -74,7 +76,7 @@ def stage_norms(values: torch.Tensor, stage: torch.Tensor, stages: int) -> torch
     """The Frobenius norm of ``values`` on each stage's part, a tensor of ``stages`` values in their dtype."""
     squares = torch.zeros(stages, dtype=values.dtype, device=values.device)
     squares.index_add_(0, stage.reshape(-1), values.detach().reshape(-1).square())
-    return squares.sqrt()
+    return exact_sqrt(squares)
 
 
 def stage_factors(param: torch.Tensor, stage: torch.Tensor, stages: int, rule: str = "norm-ratio") -> torch.Tensor:
@@ -319,7 +321,7 @@ class RAAdam(_Adaptive):
                 steps = self._steps(age, group, param.dtype)
                 correction1 = 1 - torch.pow(b1, steps)
                 correction2 = 1 - torch.pow(b2, steps)
-                denom = (v.sqrt() / correction2.sqrt()).add_(eps)
+                denom = (exact_sqrt(v) / exact_sqrt(correction2)).add_(eps)
                 param.addcdiv_(m * (group["lr"] * factor / correction1), denom, value=-1)
         return loss
 
@@ -362,7 +364,7 @@ class RAAvaGrad(_Adaptive):
                 m, v, age = self._buffers(param)
                 previous = self._steps(age, group, param.dtype)
                 seen = previous > 0
-                eta = 1 / ((v / torch.where(seen, 1 - torch.pow(b2, previous), 1)).sqrt() + eps)
+                eta = 1 / (exact_sqrt(v / torch.where(seen, 1 - torch.pow(b2, previous), 1)) + eps)
                 eta = torch.where(seen, eta, torch.zeros_like(eta))
                 squares = squares + eta.square().sum()
                 count = count + seen.expand_as(eta).sum()
@@ -373,7 +375,7 @@ class RAAvaGrad(_Adaptive):
                 pending.append((param, eta, m, factor / correction1))
             if not pending:
                 continue
-            gamma = torch.where(squares > 0, (count / squares).sqrt(), 0.0)
+            gamma = torch.where(squares > 0, exact_sqrt(count / squares), 0.0)
             for param, eta, m, scale in pending:
                 param.add_(eta * m * scale * gamma, alpha=-group["lr"])
         return loss

@@ -98,3 +98,15 @@ def test_where_the_goldens_cannot_match_nbval_runs_without_comparing_and_says_wh
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
     proc = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1 and "boom" in proc.stdout
+
+
+def test_exact_sqrt_is_correctly_rounded():
+    """numpy's float32 square root is IEEE's, correctly rounded; torch's on the CPU is not always (MKL)."""
+    import numpy as np
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.rand(100_000, generator=g) * 10, torch.tensor([1.8281768560409546, 0.0, 1e-30, 3e38])])
+    assert np.array_equal(machine.exact_sqrt(x).numpy(), np.sqrt(x.numpy()))
+    assert machine.exact_sqrt(x).dtype == torch.float32
+    assert torch.equal(machine.exact_sqrt(x.double()), x.double().sqrt())

@@ -145,6 +145,18 @@ def test_golden_notebook_defaults_are_the_smoke_profile(path):
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=ids(GOLDEN))
+def test_golden_notebook_checks_its_parameters_first(path):
+    """The first code cell after the parameters (and papermill's injected cell) calls
+    growth.notebook_parameters.check_parameters(globals()): a bad -p stops there, naming itself."""
+    nb = nbformat.read(path, as_version=4)
+    index = nb.cells.index(tagged(nb, "parameters")[0])
+    after = [c for c in nb.cells[index + 1:]
+             if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    assert after and "check_parameters(globals())" in after[0].source, (
+        f"{path.name}: the first code cell after the parameters does not call check_parameters(globals())")
+
+
+@pytest.mark.parametrize("path", GOLDEN, ids=ids(GOLDEN))
 def test_golden_notebook_injected_values_are_smoke(path):
     """A golden notebook re-executed with `make golden` keeps smoke values in its injected cell."""
     nb = nbformat.read(path, as_version=4)

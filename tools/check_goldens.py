@@ -17,10 +17,18 @@ conftest.py for nbval's kernels).  This script runs nbval over the golden notebo
 * with ``--emulate CPU,...``, in kernels run by ``qemu-x86_64 -cpu CPU`` (from Debian's qemu-user,
   version 8 or newer: 7.2's AVX2 emulation breaks NumPy's sort): another vendor's CPU, with its own
   CPUID, cache sizes and no AVX-512, e.g. ``Haswell-v4`` (Intel) or ``EPYC-Rome`` (AMD).  Emulation is
-  about 30 times slower than the machine: give it a few notebooks.
+  about 30 times slower than the machine: give it a few notebooks.  qemu computes the CPUs'
+  approximate instructions (``rsqrtps``, ``rcpps``) exactly, where every real CPU has its own
+  approximation: a difference under emulation shows a result that depends on them (MKL's float32
+  square root did; growth.machine.exact_sqrt avoids it).
+
+``--what-varies`` shows why the pins exist: it runs the three recipes' smoke runs
+(``python -m growth run RECIPE --profile smoke``) under each setting *without* the pins, and says
+which settings change their numbers (their Histories but for wall-clock fields).
 
 Each setting runs on its own copy of the notebooks, in a folder under ``.check_goldens/`` (removed
-afterwards), so settings can run side by side and ``notebooks/runs`` is left alone.  Prints one line
+afterwards; pytest's output stays there as ``SETTING.log``), so settings can run side by side and
+``notebooks/runs`` is left alone.  Prints one line
 per setting (cells passed / failed, minutes) and exits 1 if any cell failed.
 ``--out FILE`` also writes the results as JSON, with the machine they were run on.
 """
@@ -73,8 +81,9 @@ def notebook_files(paths: list[str]) -> list[Path]:
     return files
 
 
-def nbval(notebooks: list[Path], env: dict[str, str], extra: list[str]) -> tuple[int, int, str]:
-    """Run nbval over copies of ``notebooks``; (cells passed, cells failed, the summary line)."""
+def nbval(notebooks: list[Path], env: dict[str, str], extra: list[str], log_name: str) -> tuple[int, int, str]:
+    """Run nbval over copies of ``notebooks``; (cells passed, cells failed, the summary line); pytest's
+    whole output is kept in ``.check_goldens/LOG_NAME.log``."""
     SCRATCH.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=SCRATCH))
     try:
@@ -83,11 +92,13 @@ def nbval(notebooks: list[Path], env: dict[str, str], extra: list[str]) -> tuple
             shutil.copy(nb, work / nb.name)
             copies.append(str(work / nb.name))
         cmd = [sys.executable, "-m", "pytest", *copies, "--nbval", "--nbval-sanitize-with",
-               str(REPO / "tests" / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q", *extra]
+               str(REPO / "tests" / "nbval_sanitize.cfg"), "-p", "no:cacheprovider", "-q", "-rf", *extra]
         proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+        (SCRATCH / f"{log_name}.log").write_text(proc.stdout + proc.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-500:]
+    lines = proc.stdout.strip().splitlines()
+    tail = "\n    ".join([l for l in lines if l.startswith("FAILED")] + lines[-1:]) if lines else proc.stderr[-500:]
     passed = int(m.group(1)) if (m := re.search(r"(\d+) passed", tail)) else 0
     failed = int(m.group(1)) if (m := re.search(r"(\d+) failed", tail)) else 0
     errors = int(m.group(1)) if (m := re.search(r"(\d+) error", tail)) else 0
@@ -95,6 +106,30 @@ def nbval(notebooks: list[Path], env: dict[str, str], extra: list[str]) -> tuple
         failed += 1  # pytest itself failed: count it as a failure, show why
         tail = (proc.stdout + proc.stderr)[-1500:]
     return passed, failed + errors, tail
+
+
+def what_varies(names: list[str]) -> list[dict]:
+    """Per setting, without the pins: do the three recipes' smoke Histories differ from ``as-is``'s?"""
+    from growth.history import History
+    from growth.machine import PORTABLE_CPU_ENV
+
+    bare = {k: v for k, v in os.environ.items() if k not in PORTABLE_CPU_ENV}
+    reference, rows = None, []
+    with tempfile.TemporaryDirectory(prefix="what-varies-") as tmp:
+        for name in ["as-is", *[n for n in names if n != "as-is"]]:
+            histories = {}
+            for recipe in ("autogrow", "vt", "fragrow"):
+                out = Path(tmp) / f"{name}-{recipe}.json"
+                subprocess.run([sys.executable, "-m", "growth", "run", recipe, "--profile", "smoke", "--out", str(out)],
+                               env={**bare, **SETTINGS[name]}, cwd=tmp, check=True, capture_output=True)
+                h = History.load(out).without_wall_clock()
+                histories[recipe] = {"epochs": h["epochs"], "events": h["events"]}
+            if reference is None:
+                reference = histories
+            differ = [r for r in histories if histories[r] != reference[r]]
+            rows.append({"setting": name, "environment": SETTINGS[name], "unpinned_histories_differ": differ})
+            print(f"{name:22s} without the pins, differs from as-is in: {', '.join(differ) or 'nothing'}", flush=True)
+    return rows
 
 
 def qemu_kernel(cpu: str, where: Path) -> str:
@@ -115,6 +150,15 @@ def qemu_kernel(cpu: str, where: Path) -> str:
     return name
 
 
+def machine_facts(avx512: bool) -> dict:
+    import torch
+
+    from growth.machine import cpu_model, kernels
+
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": avx512, "native_kernels": kernels(),
+            "torch": torch.__version__}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", default=["notebooks"], help="golden notebooks (default: all)")
@@ -122,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated names of SETTINGS to run (default: every one this CPU can take)")
     parser.add_argument("--emulate", default="", help="comma-separated qemu CPU models, e.g. Haswell-v4,EPYC-Rome")
     parser.add_argument("--list", action="store_true", help="print the settings and exit")
+    parser.add_argument("--what-varies", action="store_true",
+                        help="run the three recipes' smoke runs under each setting without the pins: which change?")
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.list:
@@ -136,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [n for n in names if n not in SETTINGS]
         if unknown:
             parser.error(f"unknown setting(s) {unknown}; --list shows them")
+    if args.what_varies:
+        results = what_varies(names or [n for n in SETTINGS if avx512 or n not in NEEDS_AVX512])
+        if args.out:
+            Path(args.out).write_text(json.dumps({"machine": machine_facts(avx512), "results": results}, indent=1) + "\n")
+        return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="check_goldens-") as tmp:
         runs = [(name, SETTINGS[name], []) for name in names]
@@ -146,18 +197,16 @@ def main(argv: list[str] | None = None) -> int:
                                               "--nbval-cell-timeout", "36000"]))
         for name, env, extra in runs:
             start = time.perf_counter()
-            passed, failed, tail = nbval(notebook_files(args.notebooks), {**os.environ, **env}, extra)
+            log = re.sub(r"\W+", "-", name) + f"-{os.getpid()}"
+            passed, failed, tail = nbval(notebook_files(args.notebooks), {**os.environ, **env}, extra, log)
             minutes = (time.perf_counter() - start) / 60
             results.append({"setting": name, "environment": env, "passed": passed, "failed": failed,
                             "minutes": round(minutes, 1)})
             print(f"{name:22s} {passed:4d} cells passed, {failed:3d} failed  ({minutes:.1f} min)"
                   + (f"\n    {tail}" if failed else ""), flush=True)
     if args.out:
-        from growth.machine import cpu_model, kernels
-
-        Path(args.out).write_text(json.dumps({
-            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "avx512": avx512, "native_kernels": kernels()},
-            "notebooks": args.notebooks, "results": results}, indent=1) + "\n")
+        Path(args.out).write_text(json.dumps({"machine": machine_facts(avx512), "notebooks": args.notebooks,
+                                              "results": results}, indent=1) + "\n")
     return 1 if any(r["failed"] for r in results) else 0
 
 

@@ -29,6 +29,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
+from ..machine import exact_sqrt
 from .core import DataSplits, RawData, TensorSplits
 from .splits import subsample_indices, validation_split
 
@@ -274,7 +275,7 @@ def _tensor_splits(
     test = take(raw.test_x, raw.test_y, None)
 
     var, mean = torch.var_mean(train[0], dim=(0, 2, 3), correction=0)
-    std = var.sqrt()
+    std = exact_sqrt(var)
     std = torch.where(std > 0, std, torch.ones_like(std))
     m4, s4 = mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
     for x, _ in (train, val, test):

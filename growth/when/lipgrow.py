@@ -34,6 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..machine import exact_sqrt
 from ..protocol import GrowthContext
 from .convergent import last_growth
 
@@ -77,7 +78,7 @@ def conv_spectral_norm(conv: nn.Conv2d, input_shape: tuple[int, int, int], *, it
 def batchnorm_lipschitz(bn: nn.modules.batchnorm._BatchNorm) -> float:
     """``max_c |gamma_c| / sqrt(running_var_c + eps)``: the BN's Lipschitz constant in eval mode."""
     gamma = bn.weight.detach().abs() if bn.weight is not None else torch.ones_like(bn.running_var)
-    return float((gamma / torch.sqrt(bn.running_var + bn.eps)).max())
+    return float((gamma / exact_sqrt(bn.running_var + bn.eps)).max())
 
 
 def _branch(block: nn.Module) -> list[tuple[str, nn.Module]]:
