@@ -86,7 +86,8 @@ def check_writable(path: str | os.PathLike, name: str) -> Path:
         raise ValueError(f"{name}={path!r} is not allowed: give the path of a file to write")
     path = Path(text)
     if path.is_dir() or text.endswith(("/", os.sep)):
-        raise ValueError(f"{name}={text!r} is a folder: give the path of a file in it, e.g. {text.rstrip('/')}/run.json")
+        example = f"{text.rstrip('/')}/run.json"
+        raise ValueError(f"{name}={text!r} is a folder: give the path of a file in it, e.g. {example}")
     parent = path.parent
     for ancestor in (parent, *parent.parents):
         if ancestor.exists():

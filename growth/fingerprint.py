@@ -83,7 +83,8 @@ def digest(obj: Any) -> str:
     return hashlib.sha256(canonical(obj).encode()).hexdigest()[:16]
 
 
-def run_fingerprint(config: Any, grower: Any, model: nn.Module, data: Any, meta: dict[str, Any] | None) -> dict[str, str]:
+def run_fingerprint(config: Any, grower: Any, model: nn.Module, data: Any,
+                    meta: dict[str, Any] | None) -> dict[str, str]:
     """The components of one training run, each a :func:`digest`: ``config`` (the TrainConfig),
     ``grower`` (its parts and their settings), ``model`` (the seed's architecture and weights),
     ``data`` (name, sizes, how the splits were made) and ``meta``."""

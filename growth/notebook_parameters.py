@@ -55,7 +55,10 @@ def declared_parameters(source: str) -> dict[str, Any]:
     assignment (a default that is not a literal is given as ``None``: any value is accepted)."""
     found: dict[str, Any] = {}
     for node in ast.parse(source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        else:
+            targets = [node.target] if isinstance(node, ast.AnnAssign) else []
         for target in targets:
             if isinstance(target, ast.Name):
                 try:

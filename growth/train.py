@@ -108,7 +108,8 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
         for name in ("amp", "channels_last"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True, False or None (on for a GPU)")
+                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True, False or None "
+                                 "(None: on for a GPU)")
         make_schedule(self.schedule, self.lr, self.epochs, **self.schedule_options)
         resolve_device(self.device)
 
@@ -244,12 +245,14 @@ def train(
         raise ValueError("resume=True needs a checkpoint: give history_path (the checkpoint sits beside it) "
                          "or checkpoint_path")
     device = resolve_device(config.device)
-    check_model_and_data(model, data, min(max(config.batch_sizes or [config.batch_size]), max(1, int(getattr(data, "num_train", 1)))), device)
+    largest_batch = min(max(config.batch_sizes or [config.batch_size]), max(1, int(getattr(data, "num_train", 1))))
+    check_model_and_data(model, data, largest_batch, device)
     if grower is not None:
         grower.check(model)
 
-    with contextlib.ExitStack() as locks:  # one lock per file a caller named (the default checkpoint goes with its History)
-        for path, what in ((history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")):
+    own = (history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")
+    with contextlib.ExitStack() as locks:  # a lock per file named by the caller (a default checkpoint: its History's)
+        for path, what in own:
             if path is not None:
                 locks.enter_context(FileLock(path, what))
         for path in (history_path, checkpoint_path):
