@@ -159,6 +159,15 @@ def machine_facts(avx512: bool) -> dict:
             "torch": torch.__version__}
 
 
+def goldens_version(notebooks: list[Path]) -> str:
+    """The commit the golden notebooks were checked at, with ``+edits`` if they differ from it."""
+    git = ["git", "-C", str(REPO)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    edited = subprocess.run([*git, "status", "--porcelain", "--", *map(str, notebooks)],
+                            capture_output=True, text=True).stdout.strip()
+    return (commit or "unknown") + ("+edits" if edited else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", default=["notebooks"], help="golden notebooks (default: all)")
@@ -189,23 +198,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = []
     with tempfile.TemporaryDirectory(prefix="check_goldens-") as tmp:
-        runs = [(name, SETTINGS[name], []) for name in names]
+        runs = [(name, SETTINGS[name], [], SETTINGS[name]) for name in names]
         for cpu in filter(None, args.emulate.split(",")):
             kernel = qemu_kernel(cpu, Path(tmp))
             env = {"JUPYTER_PATH": tmp + os.pathsep + os.environ.get("JUPYTER_PATH", "")}
             runs.append((f"qemu {cpu}", env, ["--nbval-kernel-name", kernel, "--nbval-kernel-startup-timeout", "900",
-                                              "--nbval-cell-timeout", "36000"]))
-        for name, env, extra in runs:
+                                              "--nbval-cell-timeout", "36000"], {"emulated_cpu": cpu}))
+        for name, env, extra, shown in runs:
             start = time.perf_counter()
             log = re.sub(r"\W+", "-", name) + f"-{os.getpid()}"
             passed, failed, tail = nbval(notebook_files(args.notebooks), {**os.environ, **env}, extra, log)
             minutes = (time.perf_counter() - start) / 60
-            results.append({"setting": name, "environment": env, "passed": passed, "failed": failed,
+            results.append({"setting": name, "environment": shown, "passed": passed, "failed": failed,
                             "minutes": round(minutes, 1)})
             print(f"{name:22s} {passed:4d} cells passed, {failed:3d} failed  ({minutes:.1f} min)"
                   + (f"\n    {tail}" if failed else ""), flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine_facts(avx512), "notebooks": args.notebooks,
+                                              "goldens": goldens_version(notebook_files(args.notebooks)),
                                               "results": results}, indent=1) + "\n")
     return 1 if any(r["failed"] for r in results) else 0
 
