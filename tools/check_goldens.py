@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             Path(args.out).write_text(json.dumps({"machine": machine_facts(avx512), "results": results}, indent=1) + "\n")
         return 0
-    results = []
+    results, goldens = [], goldens_version(notebook_files(args.notebooks))
     with tempfile.TemporaryDirectory(prefix="check_goldens-") as tmp:
         runs = [(name, SETTINGS[name], [], SETTINGS[name]) for name in names]
         for cpu in filter(None, args.emulate.split(",")):
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                   + (f"\n    {tail}" if failed else ""), flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps({"machine": machine_facts(avx512), "notebooks": args.notebooks,
-                                              "goldens": goldens_version(notebook_files(args.notebooks)),
+                                              "goldens": goldens,
                                               "results": results}, indent=1) + "\n")
     return 1 if any(r["failed"] for r in results) else 0
 
