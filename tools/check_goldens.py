@@ -17,7 +17,7 @@ conftest.py for nbval's kernels).  This script runs nbval over the golden notebo
 * with ``--emulate CPU,...``, in kernels run by ``qemu-x86_64 -cpu CPU`` (from Debian's qemu-user,
   version 8 or newer: 7.2's AVX2 emulation breaks NumPy's sort): another vendor's CPU, with its own
   CPUID, cache sizes and no AVX-512, e.g. ``Haswell-v4`` (Intel) or ``EPYC-Rome`` (AMD).  Emulation is
-  about 30 times slower than the machine: give it a few notebooks.  qemu computes the CPUs'
+  about 60 times slower than the machine: give it a few notebooks.  qemu computes the CPUs'
   approximate instructions (``rsqrtps``, ``rcpps``) exactly, where every real CPU has its own
   approximation: a difference under emulation shows a result that depends on them (MKL's float32
   square root did; growth.machine.exact_sqrt avoids it).
@@ -62,15 +62,6 @@ SETTINGS = {
     "threads-4": {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4", "OPENBLAS_NUM_THREADS": "4"},
 }
 NEEDS_AVX512 = {"aten-avx512", "onednn-avx512", "mkl-avx512"}
-
-
-def cpu_flags() -> set[str]:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    found = re.search(r"^flags\s*:(.*)$", text, re.MULTILINE)
-    return set(found.group(1).split()) if found else set()
 
 
 def notebook_files(paths: list[str]) -> list[Path]:
@@ -183,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, env in SETTINGS.items():
             print(f"{name:16s} {' '.join(f'{k}={v}' for k, v in env.items()) or '(the environment as it is)'}")
         return 0
+    from growth.machine import cpu_flags
+
     avx512 = "avx512f" in cpu_flags()
     if args.settings is None:
         names = [n for n in SETTINGS if avx512 or n not in NEEDS_AVX512] if not args.emulate else []
