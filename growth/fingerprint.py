@@ -1,6 +1,7 @@
 """What makes a run: the package's source, its configuration, its parts, as short stable digests.
 
-* :func:`source_digest`: every ``.py`` file of the ``growth`` package; any edit changes it.
+* :func:`source_digest`: every ``.py`` file of the ``growth`` package that training can run (all but
+  the presentation modules, :data:`PRESENTATION`); any edit of one changes it.
 * :func:`describe`: a JSON-able description of a configuration or of a grower's parts (dataclass
   fields and public attributes, tensors by digest), the same in every process.
 * :func:`digest`: SHA-256 of a description's canonical JSON, shortened.
@@ -23,13 +24,19 @@ import torch
 from torch import nn
 
 PACKAGE = Path(__file__).resolve().parent
+#: Modules that only read Histories and present them (tables, figures, verdicts): no training code
+#: imports them (a test holds it), so editing them cannot change a run, and finished runs stay reusable.
+PRESENTATION = ("claims.py", "report.py")
 
 
 @lru_cache(maxsize=1)
 def source_digest() -> str:
-    """SHA-256 (16 hex digits) of the package's Python source: relative paths and contents."""
+    """SHA-256 (16 hex digits) of the package's Python source that training can run: relative paths
+    and contents of every ``.py`` file but :data:`PRESENTATION`."""
     h = hashlib.sha256()
     for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).as_posix() in PRESENTATION:
+            continue
         h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 

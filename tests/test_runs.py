@@ -97,7 +97,7 @@ def test_an_edit_of_the_package_invalidates_every_finished_run(tmp_path, monkeyp
     assert run_jobs(run_fragrow, [(config, path)]) == {str(path): "computed"}
 
 
-def test_source_digest_covers_every_module(tmp_path, monkeypatch):
+def test_source_digest_covers_every_training_module_and_no_presentation_module(tmp_path, monkeypatch):
     import shutil
 
     import growth.fingerprint as fp
@@ -108,11 +108,30 @@ def test_source_digest_covers_every_module(tmp_path, monkeypatch):
     fp.source_digest.cache_clear()
     try:
         before = fp.source_digest()
+        for name in fp.PRESENTATION:  # tables and verdicts can change without invalidating a run
+            fp.source_digest.cache_clear()
+            (copy / name).write_text((copy / name).read_text() + "\n# an edit\n")
+            assert fp.source_digest() == before, name
         fp.source_digest.cache_clear()
         (copy / "when" / "periodic.py").write_text((copy / "when" / "periodic.py").read_text() + "\n# an edit\n")
         assert fp.source_digest() != before
     finally:
         fp.source_digest.cache_clear()
+
+
+def test_no_training_code_imports_a_presentation_module():
+    """What PRESENTATION leaves out of the digest must be out of reach of every run."""
+    import subprocess
+    import sys
+
+    from growth.fingerprint import PRESENTATION
+
+    modules = ", ".join(repr("growth." + n[:-3].replace("/", ".")) for n in PRESENTATION)
+    code = ("import sys, growth, growth.train, growth.runs, growth.checkpoint, growth.__main__\n"
+            "import growth.recipes.autogrow, growth.recipes.vt, growth.recipes.fragrow\n"
+            f"loaded = [m for m in ({modules},) if m in sys.modules]\n"
+            "assert not loaded, loaded")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_train_reuses_only_the_same_run(tmp_path):
