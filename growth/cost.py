@@ -1,7 +1,7 @@
 """Counting compute: forward and training MACs per sample, and the cost of a growing run.
 
-Convention (docs: DESIGN.md, "Cost")
-------------------------------------
+Convention
+----------
 * fvcore counts one multiply-add as one flop. In code we call these numbers **MACs**; the book prints
   them as "FLOPs (fvcore, 1 MAC = 1)". All counts are plain Python ``int``.
 * :func:`forward_macs` is fvcore's ``FlopCountAnalysis`` total for **one** sample, with **all of
@@ -211,7 +211,7 @@ def forward_macs(model: nn.Module, input_shape: Iterable[int] | None = None) -> 
 def training_macs_per_sample(model: nn.Module, input_shape: Iterable[int] | None = None) -> int:
     """Training MACs for one sample = 3 x :func:`forward_macs` (forward, then backward's two products).
 
-    DESIGN.md's convention. :func:`flop_counter_macs` with ``backward=True`` measures it instead.
+    The book's convention. :func:`flop_counter_macs` with ``backward=True`` measures it instead.
     """
     return 3 * forward_macs(model, input_shape)
 
@@ -297,7 +297,7 @@ class CostMeter:
     """The compute of a (growing) run, integrated over its architecture timeline. Plain ints throughout.
 
     * :meth:`add_training` charges ``samples x training MACs per sample`` of the model's *current*
-      architecture (``3 x forward``, DESIGN.md) to :attr:`training_macs`;
+      architecture (``3 x forward``) to :attr:`training_macs`;
     * :meth:`add_extra` charges what a growth procedure computes itself (AdamInit's steps, GradMax's SVD,
       Firefly's candidates), kept per label in :attr:`extra_macs`;
     * :meth:`add_eval` charges forward passes for evaluation to :attr:`eval_macs`.

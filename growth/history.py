@@ -1,6 +1,6 @@
 """The record of one run: per-epoch metrics, growth events and the run's metadata, as JSON.
 
-DESIGN.md: a run writes a History (per epoch: architecture, losses, accuracies, LR, cost so far, wall
+A run writes a History (per epoch: architecture, losses, accuracies, LR, cost so far, wall
 time, growth events) next to the notebook's output; a notebook re-reads, never re-computes, it.
 Accuracies are in percent, as in the papers' tables; ``macs`` is the cumulative training cost in MACs
 (fvcore, 1 MAC = 1 FLOP) including the compute of growth procedures.

@@ -4,7 +4,7 @@ Yuan, Savarese, Maire, "Accelerated Training via Incrementally Growing Neural Ne
 Transfer and Learning Rate Adaptation", NeurIPS 2023: Sec. 3.1 ("Stage-wise Learning Rate Adaptation",
 Eq. 5, Table 1 bottom), App. C (Adam and AvaGrad, Tables 9-10), App. D (the inverse rule, Table 12),
 Table 11 (LARS).  Most of the paper's formulas were lost in our copy; tags say where a detail comes
-from: **[secondary]** (a third party's write-up, see ``papers/NOTES.md``), **[code]** (an author's
+from: **[secondary]** (a third party's write-up of the paper), **[code]** (an author's
 public code), **[open]** (our choice, a parameter where it matters).
 
 Stages.  Every entry of a parameter belongs to the growth stage that added it: 0 for the entries the

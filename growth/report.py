@@ -1,4 +1,4 @@
-"""Tables and figures from Histories, labelled with what made them (DESIGN.md: every number shown
+"""Tables and figures from Histories, labelled with what made them (every number shown
 carries its profile, dataset, device, epochs and seeds)."""
 from __future__ import annotations
 

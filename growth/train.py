@@ -1,7 +1,7 @@
 """One training loop for every paper, firing growth events through the when / where / how protocol.
 
 Per epoch: set the LR from the schedule (and the batch size, where it changes per epoch), train one
-pass over the training split, count its cost (DESIGN.md: samples seen x training MACs of the current
+pass over the training split, count its cost (samples seen x training MACs of the current
 architecture), evaluate on the validation and test splits, record everything in the
 :class:`~growth.history.History`, then let the grower decide whether to grow.  After a growth event
 the optimizer is rebuilt with the old state carried over to the surviving parameters

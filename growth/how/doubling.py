@@ -5,7 +5,7 @@ its step (Dong et al., ICML 2020; FRAGrow's Tables 6-7: "Lipgrow doubles blocks 
 statistics); a block that cannot be copied (the first of a stage when it downsamples or changes the
 channels) is followed by the family's new block instead (``he``).  The residual branch of every
 identity-residual block involved, original and copy, is multiplied by ``scale`` (``1/sqrt(2)``,
-``NOTES.md`` [code]) through its last BN's weight and bias.  With ``targets``, a stage doubles only
+as the LipGrow authors' code does [code]) through its last BN's weight and bias.  With ``targets``, a stage doubles only
 up to its target depth: its last ``min(depth, target - depth)`` blocks are duplicated (VGG-2-2-2-2-4
 -> VGG-2-2-4-4-4 where the target is FRAGrow's).
 """

@@ -10,7 +10,7 @@ first time (the seed's at the first step, a new block's after a growth) starts a
 preceding one, but loads the preceding block's *averaged* tensors into it; where there is no block to
 copy it falls back to the family's new block.
 
-Cost (the issue asks for both counted): the EMA holds one float copy of every tracked tensor
+Cost (both counted): the EMA holds one float copy of every tracked tensor
 (``WeightEMA.nbytes``, the largest it held in ``peak_bytes``) and spends two multiply-adds per element
 per step (``WeightEMA.updates`` elements updated in all); its seconds are the training loop's
 ``observer_seconds`` per epoch.

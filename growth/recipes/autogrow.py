@@ -9,7 +9,7 @@ A short, runnable log of how an AutoGrow number is made::
 
     python -m growth run autogrow --profile smoke           # the same, on the command line
 
-The algorithm (``autogrow-review.md``; ``NOTES.md``, AutoGrow): start from the shallowest seed, one
+The algorithm (Wen et al., KDD 2020, Sec. 3; the book's AutoGrow chapter): start from the shallowest seed, one
 block per stage.  Every ``K`` epochs (p-AutoGrow, :class:`growth.when.Periodic`), or once the net
 has converged (c-AutoGrow, :class:`growth.when.Convergent` checked every ``K`` epochs), first apply
 the stopping policy, then append one block, initialised by ``init`` (GauInit by default, the
@@ -20,7 +20,7 @@ is spent) the found net is fine-tuned with a staircase LR (200 epochs, decays at
 Paper setting (profile ``paper``, the defaults of :class:`AutoGrowConfig`): CIFAR-10, SGD momentum
 0.9, weight decay 5e-4, batch 128, LR 0.1 (0.01 for plain nets), K = 3, J = 100, tau = 0.05
 (percent points), GauInit.  Profiles ``bench`` and ``smoke`` run the same code on offline data at
-the scales of DESIGN.md; :func:`scaled`, :func:`for_budget` and :func:`for_subsample` derive
+the scales of the book's "Reproducing" page; :func:`scaled`, :func:`for_budget` and :func:`for_subsample` derive
 configurations at other scales.
 
 Where we had to choose (each is a parameter):
@@ -224,7 +224,7 @@ class AutoGrowConfig:
 #: Overrides of the paper's setting per profile: ``common`` to both variants, then per variant.
 PROFILE_OVERRIDES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {"common": {}, "p": {}, "c": {}},
-    # 2-core CPU, minutes; or a GPU. DESIGN.md's bench data: synthetic, 5000 / 2000 samples.
+    # 2-core CPU, minutes; or a GPU. Bench data: synthetic, 5000 / 2000 samples.
     "bench": {
         "common": {
             "profile": "bench", "dataset": "synthetic",

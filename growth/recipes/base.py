@@ -4,7 +4,7 @@ A recipe (torchvision's classification references in spirit: a short, runnable l
 was made) bundles
 
 * a configuration dataclass whose defaults are the paper's own setting,
-* named profiles (``smoke``, ``bench``, ``paper``: DESIGN.md's three scales) that override it,
+* named profiles (``smoke``, ``bench``, ``paper``: the three scales of the book's "Reproducing" page) that override it,
 * ``run(config, *, history_path, meta, progress, resume) -> growth.Run``, which validates everything
   before any training, builds data, model and grower, and calls :func:`growth.train` (``resume``:
   from the checkpoint beside ``history_path``),

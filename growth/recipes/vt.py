@@ -14,7 +14,7 @@ full model's channels, widen all groups at once at the end of each stage (Eq. 6,
 counts), train stage k for T_k epochs (Eq. 7), optionally with a larger batch in thin stages (Eq. 8);
 :mod:`growth.when.width_schedule` computes the schedule, :class:`growth.how.AddWidth` grows.
 
-The ablation rows (Sec. 4, the table of ``papers/NOTES.md``) are ``variant``:
+The ablation rows (Sec. 4, the ablation table) are ``variant``:
 
 ==============  ===============================================  ===============
 ``variant``     new units                                         learning rate
@@ -49,7 +49,7 @@ Where we had to choose (each is a parameter):
   even rounding gives more channels (:func:`growth.when.width_schedule.build_stage_model`);
 * no validation split (the paper reports test accuracy) [secondary].
 
-Training cost (fvcore MACs, DESIGN.md) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
+Training cost (fvcore MACs, :mod:`growth.cost`) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
 the full model for 160 epochs: 50.24% (even rounding), 50.68% (nearest), 53.80% (ceil-even) with
 Eq. 7 rounded to the nearest epoch, 53.11 / 53.51 / 56.49% with floored epochs; the paper's Table 10
 says 54.90%, which none of these readings gives exactly (tests/test_width_schedule.py prints them).
@@ -203,7 +203,7 @@ class VTConfig:
 #: with a larger width rate p, so that the seed is still a quarter of the full width).
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     "paper": {},
-    # 2-core CPU, minutes; or a GPU. DESIGN.md's bench data: synthetic, 5000 / 2000 samples.
+    # 2-core CPU, minutes; or a GPU. Bench data: synthetic, 5000 / 2000 samples.
     "bench": {"profile": "bench", "dataset": "synthetic", "width": 0.5, "batch_size": 64,
               "dataset_options": {"num_train": 5000, "num_test": 2000, "num_classes": 10},
               "stages": 5, "p": 0.4, "T0": 2, "epochs": 20},

@@ -1,7 +1,7 @@
 """FRAGrow's when-to-grow policy (Wu et al., "When to Grow? A Fitting Risk-Aware Policy for Layer
 Growing in Deep Neural Networks"), Eq. 2-4, and the average training epochs of its Table 1.
 
-Line by line against the paper (``papers/fragrow-when-to-grow.md``):
+Line by line against the paper:
 
 * Eq. 2, :func:`overfitting_risk`: ``ORL = train accuracy - validation accuracy``, in percent
   points, from the epoch that just ended (the training accuracy of the training pass, the

@@ -1,7 +1,7 @@
 """LipGrow's when-to-grow policy (Dong, Liu, Li, Shang, "Towards Adaptive Residual Network Training:
 A Neural-ODE Perspective", ICML 2020), FRAGrow's fastest baseline (its Tables 6-7).
 
-The bound (``NOTES.md``, LipGrow [code]):
+The bound (as the authors' public code computes it, [code]):
 
 * a conv's Lipschitz constant is its spectral norm as a linear operator on its actual input shape,
   estimated by power iteration (:func:`conv_spectral_norm`; the adjoint is the autograd

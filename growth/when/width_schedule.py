@@ -1,8 +1,8 @@
 """The growth schedulers of the VT paper: when to widen, to what width, for how long, at what batch size.
 
 Yuan, Savarese, Maire, NeurIPS 2023, Sec. 3.2 ("Flexible and Efficient Growth Scheduler", Eq. 6-8) and
-Sec. 4 (implementation details).  Our copy lost the formulas; ``papers/NOTES.md`` gives what a third
-party's write-up says.  Tags: **[secondary]** (that write-up or the text around a lost formula),
+Sec. 4 (implementation details).  Our copy of the paper lost the formulas; where they are missing we follow a third party's
+write-up of them.  Tags: **[secondary]** (that write-up or the text around a lost formula),
 **[open]** (our choice; a parameter wherever it matters).
 
 A run has ``S`` stages.  Stage ``k`` trains a model whose every channel group has
@@ -242,7 +242,7 @@ def stage_batch_sizes(fractions: Sequence[float], batch_size: int = 128, *, expo
 
 def schedule_cost(models: Sequence[nn.Module], epochs: Sequence[int], full: nn.Module,
                   input_shape: Sequence[int] | None = None) -> float:
-    """Training cost of a schedule relative to ``full`` trained for all its epochs (DESIGN.md, Cost):
+    """Training cost of a schedule relative to ``full`` trained for all its epochs (:mod:`growth.cost`):
     ``sum_k T_k M(model_k) / (sum_k T_k M(full))`` with ``M`` fvcore's training MACs per sample
     (:func:`growth.cost.training_macs_per_sample`); samples per epoch cancel.  The paper's Table 10
     gives 54.90% for ResNet-20 on CIFAR-10; see :mod:`growth.recipes.vt` for what we get."""
