@@ -173,7 +173,8 @@ class CopyInit(DepthInit):
 
     When that block cannot be copied, because it is the stage's first block and downsamples or changes
     the channels (every first block of MobileNetV2's stages), or there is none (``position=0``), the
-    new block is ``he``: FRAGrow's Kaiming initialisation after a downsampling block (a secondary account of the authors' setting).
+    new block is ``he``: FRAGrow's Kaiming initialisation after a downsampling block (as a secondary
+    account of the authors' setting gives it).
     """
 
     name: ClassVar[str] = "copy"
