@@ -122,9 +122,27 @@ def test_growth_anchor_measures_what_the_last_growth_gained():
 
 
 def test_budget_ends_growth():
+    # at_budget="stop" (c-AutoGrow's code): no growth at the budget's check
     targets, model, state, _ = drive(StoppingRoundRobin(J=100, max_epochs=3), [1.0] * 6)
     assert targets == [(1, 0), (2, 1)]
     assert frozen(state) == [(3, 0, 2, "budget"), (3, 1, 2, "budget"), (3, 2, 1, "budget")]
+
+
+def test_budget_with_a_last_growth_as_p_autogrow_code():
+    # at_budget="grow": the check at the budget grows stage 2, then every stage is dropped (with its new depth)
+    def how(ctx, stage):
+        ctx.model.grow(stage)
+        return ctx.model
+
+    grower = Grower(Periodic(1), StoppingRoundRobin(J=100, max_epochs=3, at_budget="grow"), how)
+    model, h, grew = Stub((1, 1, 1)), History(), []
+    for t in range(1, 7):
+        h.epochs.append({"epoch": t, "val_acc": 1.0})
+        model, event = grower.step(GrowthContext(model=model, epoch=t, epochs=100, history=h))
+        if event:
+            grew.append((t, event["target"]))
+    assert grew == [(1, 0), (2, 1), (3, 2)] and grower.finished
+    assert frozen(grower.state) == [(3, 0, 2, "budget"), (3, 1, 2, "budget"), (3, 2, 2, "budget")]
 
 
 def test_with_the_grower_the_finish_follows_the_last_freeze():
@@ -151,6 +169,7 @@ def test_with_the_grower_the_finish_follows_the_last_freeze():
         ({"J": 0}, "J=0"),
         ({"tau": -0.05}, "tau=-0.05"),
         ({"anchor": "leading"}, "anchor='leading'"),
+        ({"at_budget": "never"}, "at_budget='never'"),
         ({"max_depth": 0}, "max_depth=0"),
         ({"max_depth": [2, 0, 2]}, r"max_depth=\[2, 0, 2\]"),
         ({"max_epochs": 0}, "max_epochs=0"),

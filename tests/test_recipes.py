@@ -32,7 +32,7 @@ def test_paper_profile_is_the_paper():
     assert (c.finetune_epochs, c.finetune_milestones, c.finetune_gamma) == (200, (100, 150), 0.1)
     assert AutoGrowConfig() == autogrow_config("paper")  # the dataclass defaults are the paper
     g = ag.build_grower(c)
-    assert isinstance(g.when.trigger, Periodic) and g.when.trigger.every == 3 and g.when.epochs == c.growth_epochs
+    assert isinstance(g.when.trigger, Periodic) and g.when.trigger.every == 3 and g.when.epochs == c.growth_phase == 4002  # 1334 whole periods of K = 3, as the code
     assert (g.where.J, g.where.tau, g.where.anchor) == (100, 0.05, "trailing")
     assert g.how.init == "gaussian" and g.finetune.epochs == 200
     assert g.finetune.options == {"milestones": [100, 150], "gamma": 0.1} and g.finetune.lr == 0.1
@@ -40,7 +40,7 @@ def test_paper_profile_is_the_paper():
 
 def test_family_and_dataset_derived_defaults():
     c = autogrow_config("paper", variant="c").resolved()
-    assert (c.K, c.J) == (200, 100)
+    assert (c.K, c.J) == (200, 200)  # c-AutoGrow's code: the stopping window is K
     g = ag.build_grower(c)
     conv = g.when.trigger
     assert isinstance(conv, Convergent) and (conv.patience, conv.every, conv.min_delta) == (200, 200, 0.05)
@@ -179,7 +179,7 @@ def test_tiny_p_autogrow_grows_freezes_finetunes_and_finds_a_net(tmp_path):
 
 
 def test_tiny_c_autogrow_and_the_growth_budget():
-    # c: K=1 -> converged when the best val accuracy rose <= tau over the last epoch (t > 1); tau=100 always.
+    # c: K=1 -> converged when the best val accuracy rose < tau over the last epoch (t > 1); tau=100 always.
     # t=2 grow 0; t=3 (g+J reached) freeze 0, grow 1; t=4 freeze 1, grow 2; t=5 freeze 2 -> fine-tune 1
     run = run_autogrow(autogrow_config("smoke", variant="c", K=1, J=1, tau=100.0, growth_epochs=10,
                                        finetune_epochs=1, **TINY))
@@ -189,10 +189,11 @@ def test_tiny_c_autogrow_and_the_growth_budget():
         ("grow", 2), ("grow", 3), ("grow", 4), ("finetune", 5),
     ]
     assert len(h.epochs) == 6
-    # the budget: p-AutoGrow that never freezes (tau=0) stops growing at growth_epochs=3
+    # the budget: p-AutoGrow that never freezes (tau=0) grows at its last check, epoch 3, as the authors'
+    # code, then fine-tunes that net
     run = run_autogrow(autogrow_config("smoke", K=1, J=1, tau=0.0, growth_epochs=3, finetune_epochs=1, **TINY))
     h = run.history
-    assert run.model.spec == "Basic3ResNet-2-2-1"
+    assert run.model.spec == "Basic3ResNet-2-2-2"
     assert [r["reason"] for r in h.meta["frozen"]] == ["budget"] * 3
     assert [e["kind"] for e in h.events][-1] == "finetune" and len(h.epochs) == 4
 

@@ -35,7 +35,7 @@ VALUES = [10, 20, 30, 30.2, 30.4, 30.3, 31, 31.2, 31.3, 31.4]
 
 
 def test_convergent_fires_when_the_hand_rule_says():
-    # patience 3, min_delta 0.5: fire at t > 3 when M(t) - M(t-3) <= 0.5
+    # patience 3, min_delta 0.5: fire at t > 3 when M(t) - M(t-3) < 0.5
     # t=4: 30.2-10   t=5: 30.4-20   t=6: 30.4-30=0.4 fire   t=7: 31-30.2=0.8   t=8: 31.2-30.4=0.8
     # t=9: 31.3-30.4=0.9   t=10: 31.4-31=0.4 fire
     assert firing(Convergent(patience=3, min_delta=0.5), VALUES) == [6, 10]
@@ -58,9 +58,17 @@ def test_convergent_checks_only_every_k_epochs_after_growth():
     assert firing(Convergent(patience=2, min_delta=0.5, every=2), VALUES, grown_at=[7]) == [6, 9]
 
 
-def test_min_delta_zero_means_no_improvement_at_all():
+def test_min_delta_zero_fires_only_when_not_strict():
     values = [1, 2, 2, 2, 3, 3]
-    assert firing(Convergent(patience=1, min_delta=0.0), values) == [3, 4, 6]
+    # an improvement below 0 never happens: the authors' strict test never fires with threshold 0
+    assert firing(Convergent(patience=1, min_delta=0.0), values) == []
+    assert firing(Convergent(patience=1, min_delta=0.0, strict=False), values) == [3, 4, 6]
+
+
+def test_an_improvement_of_exactly_min_delta_is_progress_unless_not_strict():
+    values = [0.0, 1.0, 1.5]  # t=2: M2-M1 = 1.0, t=3: M3-M2 = 0.5 exactly
+    assert firing(Convergent(patience=1, min_delta=0.5), values) == []
+    assert firing(Convergent(patience=1, min_delta=0.5, strict=False), values) == [3]
 
 
 def test_loss_metric_is_minimised():
@@ -86,6 +94,7 @@ def test_missing_metric_is_a_clear_error():
         ({"min_delta": -0.1}, "min_delta=-0.1"),
         ({"metric": ""}, "metric=''"),
         ({"mode": "up"}, "mode='up'"),
+        ({"strict": 1}, "strict=1"),
     ],
 )
 def test_convergent_checks_its_parameters(kwargs, word):

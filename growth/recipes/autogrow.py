@@ -29,11 +29,14 @@ Where we had to choose (each is a parameter):
   we hold out ``val_fraction`` (default 0.1) of the training set [open] (``metric="test_acc"``
   reproduces the code's choice);
 * c-AutoGrow: ``K = 200`` (the review: "in practice K=200") [secondary], converged = the best
-  validation accuracy rose by at most tau over the last K epochs, checked every K epochs, as the
-  authors' convergent code ``main.py`` does (with a moving average, we use the running maximum)
-  [code]; its stopping policy measures what the last growth gained within ``J`` epochs after it
-  (``anchor="growth"``; the code's window is K) [code/open]; ``J = 100`` as for p-AutoGrow [open];
-* growth budget ``growth_epochs = 4000`` (the code's ``--epochs`` default) [code];
+  validation accuracy rose by less than tau over the last K epochs, checked every K epochs, as the
+  authors' convergent code does (with a moving average, we use the running maximum) [code]; its
+  stopping policy measures what the last growth gained within ``J`` epochs after it
+  (``anchor="growth"``), with ``J = K`` by default as in that code [code] (``J`` a parameter);
+* growth budget ``growth_epochs = 4000`` (the code's ``--epochs`` default), spent in whole periods
+  of ``K`` epochs as the code does (``ceil(growth_epochs / K)`` checks); p-AutoGrow's last check,
+  at the budget, still grows and the fine-tuning trains that net; c-AutoGrow's code checks nothing
+  at the budget [code];
 * plain nets (``Plain3Net`` / ``Plain4Net`` seeds): LR 0.01 (review) and ``init="he"``, the
   family's default initialisation: the authors' code re-initialises no BN of a plain sub-module [code];
 * the fine-tuning restarts at the growth LR and decays at half and three quarters of it [code];
@@ -79,7 +82,8 @@ class AutoGrowConfig:
     ========================  ==========================================================================
     ``K``                     p: 3 (2 on ImageNet), the growth period; c: 200, the convergence window
                               and check period
-    ``J``                     100 (30 on ImageNet), the stopping window
+    ``J``                     p: 100 (30 on ImageNet), the stopping window; c: ``K``, as the
+                              authors' convergent code
     ``init``                  ``"gaussian"`` (GauInit, the paper's best); ``"he"`` (the family's default
                               initialisation) for plain nets, whose sub-modules the authors' code never
                               re-initialises whatever ``--initializer`` says [code]
@@ -131,7 +135,7 @@ class AutoGrowConfig:
         self.validate()
         family = parse_name(self.seed_net)[0].name
         K = self.K if self.K is not None else (200 if self.variant == "c" else (2 if self.imagenet else 3))
-        J = self.J if self.J is not None else (30 if self.imagenet else 100)
+        J = self.J if self.J is not None else (K if self.variant == "c" else 30 if self.imagenet else 100)
         plain = family in PLAIN_FAMILIES
         init = self.init if self.init is not None else ("he" if plain else "gaussian")
         lr = self.lr if self.lr is not None else (0.01 if plain else 0.1)
@@ -145,6 +149,12 @@ class AutoGrowConfig:
         max_depth = tuple(self.max_depth) if isinstance(self.max_depth, (list, tuple)) else self.max_depth
         return replace(self, K=K, J=J, init=init, lr=lr, finetune_epochs=ft, finetune_milestones=milestones,
                        max_depth=max_depth, dataset_options=dict(self.dataset_options))
+
+    @property
+    def growth_phase(self) -> int:
+        """Epochs of growth at most: ``growth_epochs`` spent in whole periods of ``K`` (resolved)."""
+        K = self.resolved().K
+        return -(-self.growth_epochs // K) * K
 
     # ------------------------------------------------------------------ validation
 
@@ -345,12 +355,12 @@ def build_grower(config: AutoGrowConfig) -> Grower:
         trigger = Convergent(patience=cfg.K, min_delta=cfg.tau, metric=cfg.metric, every=cfg.K)
     where = StoppingRoundRobin(
         J=cfg.J, tau=cfg.tau, metric=cfg.metric, anchor="trailing" if cfg.variant == "p" else "growth",
-        max_depth=cfg.max_depth, max_epochs=cfg.growth_epochs,
+        max_depth=cfg.max_depth, max_epochs=cfg.growth_phase, at_budget="grow" if cfg.variant == "p" else "stop",
     )
     how = AddBlock(init=cfg.init)
     finetune = FineTune(epochs=cfg.finetune_epochs, schedule="step", lr=cfg.lr,
                         options={"milestones": list(cfg.finetune_milestones), "gamma": cfg.finetune_gamma})
-    return Grower(Deadline(trigger, cfg.growth_epochs), where, how, finetune=finetune,
+    return Grower(Deadline(trigger, cfg.growth_phase), where, how, finetune=finetune,
                   name=f"{cfg.variant}-AutoGrow(K={cfg.K}, J={cfg.J}, tau={cfg.tau:g}, init={cfg.init})")
 
 
@@ -377,7 +387,7 @@ def run_autogrow(
     grower = build_grower(cfg)
     device = resolve_device(cfg.device)
     train_config = TrainConfig(
-        epochs=cfg.growth_epochs + cfg.finetune_epochs, batch_size=cfg.batch_size, optimizer="sgd", lr=cfg.lr,
+        epochs=cfg.growth_phase + cfg.finetune_epochs, batch_size=cfg.batch_size, optimizer="sgd", lr=cfg.lr,
         momentum=cfg.momentum, weight_decay=cfg.weight_decay, schedule="constant", seed=cfg.seed,
         device=cfg.device, augment=cfg.augment,
     )

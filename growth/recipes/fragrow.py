@@ -346,8 +346,9 @@ def build_grower(config: FRAGrowConfig) -> Grower | None:
         trigger = AtEpochs([math.floor(k * i_max + 0.5) for k in range(1, n + 1)])
         label = f"periodic(I_max={i_max:.3g})"
     elif c.policy == "convergent":
-        trigger = AtLatest(Convergent(patience=c.convergent_patience, min_delta=c.convergent_delta), growths=n, by=by,
-                           gap=i_max)
+        # an improvement of exactly convergent_delta counts as converged (<=), as this baseline always has
+        converged = Convergent(patience=c.convergent_patience, min_delta=c.convergent_delta, strict=False)
+        trigger = AtLatest(converged, growths=n, by=by, gap=i_max)
         label = f"convergent(patience={c.convergent_patience}, delta={c.convergent_delta:g})"
     else:
         trigger = AtEpochs(speed_schedule(c.mean_epochs, c.epochs, n))

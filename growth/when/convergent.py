@@ -5,11 +5,12 @@ maximum for accuracies, a running minimum for losses) and ``g`` the epoch of the
 before any):
 
     fire at epoch ``t``  iff  ``t - g >= patience``, ``(t - g) % every == 0``, ``t > patience``
-    and the improvement ``M(t) - M(t - patience)`` is at most ``min_delta``.
+    and the improvement ``M(t) - M(t - patience)`` is below ``min_delta``.
 
 In words: over the last ``patience`` epochs, all of them trained on the current net, the best
-validation accuracy did not rise by more than ``min_delta`` (percent points, as accuracies are in
-percent throughout).  The reference ``M(t - patience)`` is the best of the whole run so far, so
+validation accuracy rose by less than ``min_delta`` (percent points, as accuracies are in percent
+throughout): the authors' test, ``delta < threshold`` [code].  ``strict=False`` fires on an
+improvement of exactly ``min_delta`` too (``<=``), the rule FRAGrow's convergent baseline keeps.  The reference ``M(t - patience)`` is the best of the whole run so far, so
 right after a growth the new net is compared with everything before it: it has converged when it
 could not beat that best by more than ``min_delta`` within ``patience`` epochs.
 
@@ -99,7 +100,8 @@ class Convergent:
     0.05, AutoGrow's tau, in percent points).  ``metric``: a per-epoch History key (default
     ``"val_acc"``).  ``every``: look only every ``every`` epochs after the last growth (default 1;
     AutoGrow's code checks every K epochs: ``every = patience = K``).  ``mode``: ``"max"`` (accuracy),
-    ``"min"`` (loss) or ``"auto"`` (by the metric's name; the default).
+    ``"min"`` (loss) or ``"auto"`` (by the metric's name; the default).  ``strict``: converged when the
+    improvement is below ``min_delta`` (default, AutoGrow's code) or, with ``False``, at most it.
     """
 
     patience: int = 10
@@ -107,6 +109,7 @@ class Convergent:
     metric: str = "val_acc"
     every: int = 1
     mode: str = "auto"
+    strict: bool = True
     name: str = "convergent"
 
     def __post_init__(self) -> None:
@@ -118,6 +121,8 @@ class Convergent:
                 or not math.isfinite(self.min_delta) or self.min_delta < 0:
             raise ValueError(f"min_delta={self.min_delta!r} is not allowed: use a finite number >= 0")
         check_metric(self.metric, self.mode)
+        if not isinstance(self.strict, bool):
+            raise ValueError(f"strict={self.strict!r} is not allowed: use True (improvement < min_delta) or False (<=)")
 
     def __call__(self, ctx: GrowthContext) -> bool:
         t = ctx.epoch
@@ -126,4 +131,5 @@ class Convergent:
             return False
         mode = resolve_mode(self.metric, self.mode)
         values = metric_values(ctx.history, self.metric, t)
-        return improvement(values, t - self.patience, t, mode) <= self.min_delta
+        gain = improvement(values, t - self.patience, t, mode)
+        return gain < self.min_delta if self.strict else gain <= self.min_delta

@@ -4,8 +4,10 @@
 Each time the trigger fires, the grower asks it for a target and it
 
 1. drops the stages that reached their ``max_depth`` cap (reason ``"max-depth"``);
-2. drops every stage once the growth budget ``max_epochs`` is spent (reason ``"budget"``): no
-   growth at that epoch;
+2. once the growth budget ``max_epochs`` is spent: with ``at_budget="stop"`` drops every stage
+   (reason ``"budget"``), no growth at that epoch (c-AutoGrow's code); with ``"grow"`` the check at
+   the budget still applies the stopping policy and grows, then every stage left is dropped
+   (p-AutoGrow's code, whose last growth comes right before the fine-tuning) [code];
 3. applies the **stopping policy**: if the running maximum ``M`` of validation accuracy rose by less
    than ``tau`` (percent points) over the last ``J`` epochs, the stage grown most recently leaves the
    list for good (reason ``"stopping-policy"``);
@@ -39,6 +41,7 @@ from ..protocol import GrowthContext
 from ..when.convergent import check_metric, improvement, metric_values, resolve_mode
 
 ANCHORS = ("trailing", "growth")
+AT_BUDGET = ("stop", "grow")
 
 
 @dataclass
@@ -51,8 +54,8 @@ class StoppingRoundRobin:
     code uses the test set: ``"test_acc"``).  ``anchor``: ``"trailing"`` (p-AutoGrow) or
     ``"growth"`` (c-AutoGrow), see the module docstring.  ``max_depth``: a cap on the blocks of
     every stage (an int) or of each stage (a sequence; ``None`` entries: no cap); AutoGrow's code
-    caps at 200-200-200.  ``max_epochs``: the growth budget; at that epoch the list is emptied.
-    ``mode``: ``"max"``, ``"min"`` or ``"auto"`` (min for a loss metric).
+    caps at 200-200-200.  ``max_epochs``: the growth budget; at that epoch the list is emptied, after
+    one last growth with ``at_budget="grow"``, before it with ``"stop"`` (module docstring).  ``mode``: ``"max"``, ``"min"`` or ``"auto"`` (min for a loss metric).
     """
 
     J: int = 100
@@ -61,6 +64,7 @@ class StoppingRoundRobin:
     anchor: str = "trailing"
     max_depth: int | Sequence[int | None] | None = None
     max_epochs: int | None = None
+    at_budget: str = "stop"
     mode: str = "auto"
     name: str = "stopping-round-robin"
 
@@ -70,6 +74,8 @@ class StoppingRoundRobin:
         if isinstance(self.tau, bool) or not isinstance(self.tau, (int, float)) \
                 or not math.isfinite(self.tau) or self.tau < 0:
             raise ValueError(f"tau={self.tau!r} is not allowed: use a finite number >= 0 (percent points)")
+        if self.at_budget not in AT_BUDGET:
+            raise ValueError(f"at_budget={self.at_budget!r} is unknown: choose one of {', '.join(AT_BUDGET)}")
         if self.anchor not in ANCHORS:
             raise ValueError(f"anchor={self.anchor!r} is unknown: choose one of {', '.join(ANCHORS)}")
         check_metric(self.metric, self.mode)
@@ -111,7 +117,7 @@ class StoppingRoundRobin:
             if caps[stage] is not None and depths[stage] >= caps[stage]:
                 self._freeze(ctx, stage, "max-depth", None)
 
-        if self.max_epochs is not None and t >= self.max_epochs:
+        if self.max_epochs is not None and t >= self.max_epochs and self.at_budget == "stop":
             for stage in list(growing):
                 self._freeze(ctx, stage, "budget", None)
 
@@ -130,6 +136,15 @@ class StoppingRoundRobin:
             target = next(s for s in ((grown + i) % n for i in range(1, n + 1)) if s in growing)
         state["grown"], state["grown_at"] = target, t
         return target
+
+    def exhausted(self, ctx: GrowthContext) -> bool:
+        """With ``at_budget="grow"``, right after the growth at the budget: drop every stage left
+        (reason ``"budget"``), so the grower finishes there."""
+        if self.at_budget != "grow" or self.max_epochs is None or ctx.epoch < self.max_epochs:
+            return False
+        for stage in list(ctx.state.get("growing", [])):
+            self._freeze(ctx, stage, "budget", None)
+        return True
 
     # ------------------------------------------------------------------ the stopping policy
 
