@@ -1,10 +1,12 @@
 """Tables and figures from Histories, labelled with what made them (every number shown
-carries its profile, dataset, device, epochs and seeds)."""
+carries its profile, dataset, device, epochs and seeds), and a book page's bookkeeping (:class:`Page`)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from .claims import Verdict, write_claims
 from .history import History
 
 LABELS = {
@@ -99,3 +101,84 @@ def combine_verdicts(parts: Sequence[tuple[str, str]]) -> str:
             else "does not hold at this scale" if any(h.startswith("does not") for h in heads)
             else "inconclusive at this scale")
     return head + ": " + "; ".join(f"{d} ({v.split(' at this scale')[0]})" for v, d in parts)
+
+
+#: Figure defaults for the book's content column (about 750 px wide): text stays legible when a
+#: figure of at most 8 inches is shown at that width.
+BOOK_FIGURES = {"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 10,
+                "axes.labelsize": 10, "legend.fontsize": 9, "xtick.labelsize": 9, "ytick.labelsize": 9,
+                "figure.figsize": (7.5, 3.6)}
+
+
+class Page:
+    """A book page's bookkeeping, one call at its top: ``page = Page(globals(), notebook=..., paper=...)``.
+
+    It checks the parameters papermill gave the notebook (:func:`growth.notebook_parameters.check_parameters`),
+    sets the figure style for the book (:data:`BOOK_FIGURES`), picks knobs keyed by profile
+    (:meth:`pick`), states the setting every number of the page was made in (:meth:`setting`), and
+    collects the page's verdicts (:meth:`claim`), which :meth:`write_claims` stores for the book's
+    Claims page.
+    """
+
+    def __init__(self, namespace: dict[str, Any], *, notebook: str, paper: str) -> None:
+        from .notebook_parameters import check_parameters
+
+        check_parameters(namespace)
+        for name in ("profile", "seeds", "device"):
+            if name not in namespace:
+                raise ValueError(f"the notebook declares no parameter {name!r}: a page needs profile, seeds and device")
+        self.notebook, self.paper = notebook, paper
+        self.profile: str = namespace["profile"]
+        self.is_paper = self.profile == "paper"
+        self.seeds: list[int] = list(namespace["seeds"])
+        self.data = self.provenance = ""
+        self.verdicts: list[tuple[Verdict, dict[str, Any]]] = []
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError:  # pragma: no cover - matplotlib is a dependency
+            return
+        plt.rcParams.update(BOOK_FIGURES)
+
+    def pick(self, value: Any) -> Any:
+        """A knob keyed by profile (``{"smoke": ..., "bench": ..., "paper": ...}``; a profile without an
+        entry takes the bench entry), or a plain value as it is."""
+        if isinstance(value, dict) and "bench" in value:
+            return value.get(self.profile, value["bench"])
+        return value
+
+    def run_seeds(self, limit: Any = None) -> list[int]:
+        """The profile's seeds, at most ``pick(limit)`` of them (``None``: all)."""
+        n = self.pick(limit)
+        return self.seeds if n is None else self.seeds[:n]
+
+    def setting(self, *, data: str, device: str, epochs: str, seeds: Sequence[int]) -> str:
+        """Print (and keep, as :attr:`provenance`) the line that says where this page's numbers come
+        from: ``ours: profile | data | device | epochs | seeds``."""
+        self.data = data
+        seeds = list(seeds)
+        self.provenance = (f"profile {self.profile} | {data} | device {device} | {epochs} | "
+                           f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})")
+        print("ours: " + self.provenance)
+        return self.provenance
+
+    def claim(self, verdict: Verdict, *, where: str, glue_key: str | None = None, **context: Any) -> Verdict:
+        """Print ``verdict``'s line (and its parts), keep it for :meth:`write_claims` with ``where`` (the
+        paper's table or figure) and ``context``; ``glue_key`` also glues the line for the chapter page."""
+        print(f"[{where}] {verdict.line()}")
+        for detail in verdict.details:
+            print(f"    {detail}")
+        self.verdicts.append((verdict, {"where": where, **context}))
+        if glue_key:
+            from myst_nb import glue
+
+            glue(glue_key, verdict.line(), display=False)
+        return verdict
+
+    def write_claims(self, out_dir: str | Path) -> Path:
+        """Write the page's verdicts to ``out_dir/claims.json`` (each with paper, notebook, profile,
+        data and setting), the records the book's Claims page is generated from."""
+        common = {"paper": self.paper, "notebook": self.notebook, "profile": self.profile, "data": self.data,
+                  "setting": self.provenance}
+        path = Path(out_dir) / "claims.json"
+        records = [v.record(**common, **ctx) for v, ctx in self.verdicts]
+        return write_claims(path, records)

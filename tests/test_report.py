@@ -35,3 +35,44 @@ def test_combine_verdicts():
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="n_test"):
         accuracy_sem([50.0], 0)
+
+
+# --------------------------------------------------------------------------- Page
+
+def _namespace(**extra):
+    ns = {"profile": "bench", "seeds": [0, 1, 2, 3, 4], "device": "cpu", "epochs": 20}
+    ns.update(extra)
+    return ns
+
+
+def test_page_picks_knobs_by_profile_and_limits_seeds():
+    from growth.report import Page
+
+    page = Page(_namespace(), notebook="nb", paper="AutoGrow")
+    assert page.pick({"smoke": 1, "bench": 2, "paper": 3}) == 2 and page.pick(7) == 7
+    assert Page(_namespace(profile="gpu-run"), notebook="nb", paper="x").pick({"bench": 2, "paper": 3}) == 2
+    assert page.run_seeds({"bench": 3}) == [0, 1, 2] and page.run_seeds() == [0, 1, 2, 3, 4]
+
+
+def test_page_refuses_a_notebook_without_the_page_parameters():
+    from growth.report import Page
+
+    with pytest.raises(ValueError, match="no parameter 'seeds'"):
+        Page({"profile": "bench", "device": "cpu"}, notebook="nb", paper="x")
+
+
+def test_page_records_its_claims_for_the_claims_page(tmp_path, capsys):
+    from growth.claims import judge, read_claims
+    from growth.report import Page
+
+    page = Page(_namespace(), notebook="nb", paper="AutoGrow")
+    line = page.setting(data="synthetic, 900 train", device="cpu", epochs="44 epochs", seeds=[0, 1, 2])
+    assert line == "profile bench | synthetic, 900 train | device cpu | 44 epochs | 3 seeds (0, 1, 2)"
+    v = page.claim(judge([3, 4, 5], [1, 1, 1], kind="greater", margin=1, claim="a beats b"), where="Table 7")
+    out = capsys.readouterr().out
+    assert out.startswith("ours: profile bench") and "[Table 7] holds: a beats b" in out
+    (record,) = read_claims([page.write_claims(tmp_path)])
+    assert record["verdict"] == v.verdict == "holds"
+    assert (record["paper"], record["where"], record["notebook"], record["data"]) == (
+        "AutoGrow", "Table 7", "nb", "synthetic, 900 train")
+    assert record["setting"] == line
