@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= bench
 export PYTHONHASHSEED := 0
 
-.PHONY: install test unit nbval book html book-clean golden check-goldens bench clean lock
+.PHONY: install test unit nbval book html book-clean golden check-goldens bench clean lock browser book-check
 
 install: $(STAMP)
 
@@ -22,8 +22,10 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # CI=true as in tools/run_notebooks.py, which wrote the golden outputs: progress bars stay off.
+# Then the built book in a browser (book-check).
 test: $(STAMP)
 	CI=true $(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	$(MAKE) book-check
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
@@ -45,11 +47,40 @@ book: $(STAMP)
 	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) $(if $(FRESH),--fresh) --out book/notebooks notebooks
 	$(MAKE) html
 
+# MathJax ships with the book, so that its pages render their math with no network: npm installs the
+# version pinned (with its hash) in book/package-lock.json, only when that file changed, and the one
+# self-contained file the pages load (TeX input, SVG output: no font files) goes to book/_static/,
+# which the build copies into _build/html/_static/ (mathjax_path in _config.yml).
+MATHJAX   := book/_static/mathjax/tex-svg-full.js
+NPM_STAMP := book/node_modules/.installed
+
 # Build the HTML book into _build/html from the notebooks already executed under book/notebooks/
-# (execution is off in _config.yml). -W: any warning fails the build, after --keep-going has
+# (execution is off in _config.yml), after writing the Claims page from the verdicts they recorded. -W: any warning fails the build, after --keep-going has
 # reported them all; --all rebuilds every page, so an unchanged page's warnings are not hidden.
-html: $(STAMP)
+html: $(STAMP) $(MATHJAX)
+	$(BIN)/python tools/claims_page.py
 	$(BIN)/jupyter-book build . --toc book/_toc.yml --config _config.yml -W --keep-going --all
+
+$(NPM_STAMP): book/package.json book/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "make: npm not found. The book ships MathJax from the npm registry (book/package-lock.json): install Node.js and npm (Debian/Ubuntu: sudo apt-get install npm), then run make again." >&2; exit 1; }
+	npm ci --prefix book --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(MATHJAX): $(NPM_STAMP)
+	mkdir -p $(@D)
+	cp book/node_modules/mathjax/es5/tex-svg-full.js book/node_modules/mathjax/LICENSE $(@D)/
+	touch $@
+
+# Install the browser book-check renders the pages with (Debian's chromium; tools/install_browser.sh).
+browser:
+	sh tools/install_browser.sh
+
+# Build the book, then check every page in headless Chromium at 1280 and 800 px (tools/check_book.py):
+# tables render as tables, math as math with no network, images load, no parameter cell shows,
+# nothing scrolls sideways.
+book-check: html
+	$(MAKE) browser
+	$(BIN)/python tools/check_book.py
 
 # Remove the built book (HTML, doctrees), keeping the executed notebooks.
 book-clean:

@@ -19,7 +19,7 @@ epochs left (at least ``E_F^min``) with a cosine decay; before that the LR is co
 
 ``policy`` (the rows of Tables 1 and 5-7):
 
-=============  ===================================================================================
+============== ===================================================================================
 ``fragrow``    Eq. 3 (``alpha``), with every growth done by ``E_T - E_F^min``
 ``periodic``   one block every ``I_max`` epochs (after epochs ``round(k I_max)``)
 ``convergent`` one block once the validation accuracy has not risen by ``convergent_delta`` for
@@ -31,7 +31,7 @@ epochs left (at least ``E_F^min``) with a cosine decay; before that the LR is co
                ``mean_epochs`` (``E-bar``; larger = faster growth, weaker regularisation)
 ``vanilla``    the target trained from scratch for ``E_T`` epochs ("large")
 ``small``      the seed trained from scratch for ``E_T`` epochs
-=============  ===================================================================================
+============== ===================================================================================
 
 ``vanilla`` and ``small`` take the growth runs' LR shape at fixed epochs: constant for
 ``E_T - E_F^min`` epochs, then the cosine (``hold-cosine``) [open: the paper's Table 4 says "cosine
