@@ -147,13 +147,16 @@ def test_golden_notebook_defaults_are_the_smoke_profile(path):
 @pytest.mark.parametrize("path", GOLDEN, ids=ids(GOLDEN))
 def test_golden_notebook_checks_its_parameters_first(path):
     """The first code cell after the parameters (and papermill's injected cell) calls
-    growth.notebook_parameters.check_parameters(globals()): a bad -p stops there, naming itself."""
+    growth.notebook_parameters.check_parameters(globals()), directly or through growth.report.Page(globals(), ...):
+    a bad -p stops there, naming itself."""
     nb = nbformat.read(path, as_version=4)
     index = nb.cells.index(tagged(nb, "parameters")[0])
     after = [c for c in nb.cells[index + 1:]
              if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
-    assert after and "check_parameters(globals())" in after[0].source, (
-        f"{path.name}: the first code cell after the parameters does not call check_parameters(globals())")
+    first = after[0].source if after else ""
+    assert "check_parameters(globals())" in first or "Page(globals()," in first, (
+        f"{path.name}: the first code cell after the parameters does not call check_parameters(globals()) "
+        "or Page(globals(), ...)")
 
 
 @pytest.mark.parametrize("path", GOLDEN, ids=ids(GOLDEN))
@@ -192,6 +195,15 @@ def test_book_notebook_hides_injected_parameters(path):
     for cell in tagged(nb, "injected-parameters"):
         tags = set(cell.metadata.get("tags", []))
         assert tags & HIDING_TAGS, f"{path.name}: the injected-parameters cell is not hidden (tags {sorted(tags)})"
+
+
+@pytest.mark.parametrize("path", BOOK, ids=ids(BOOK))
+def test_book_notebook_folds_its_code(path):
+    """A book page reads as results: every code cell's input is behind a toggle (tools/run_notebooks.py)."""
+    nb = nbformat.read(path, as_version=4)
+    shown = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
+             and not set(c.metadata.get("tags", [])) & (HIDING_TAGS | {"parameters"})]
+    assert not shown, f"{path.name}: code cells {shown} are not folded (re-run `make book`)"
 
 
 @pytest.mark.parametrize("path", BOOK, ids=ids(BOOK))

@@ -24,7 +24,8 @@ it stopped; `--fresh` (GROWTH_FRESH=1) computes every run anew, as `make golden`
 
 After a successful run the cell papermill injected (tag `injected-parameters`) is also tagged
 `hide-cell`: Jupyter Book folds it behind a toggle, so the values a page was made with stay one
-click away. The executed notebook is written to a temporary file beside its destination and moved
+click away. Written to another folder (the book), every other code cell is tagged `hide-input`: the
+page shows the outputs, its code one click away. The executed notebook is written to a temporary file beside its destination and moved
 into place with os.replace, so an interrupted run never leaves a half-written notebook. A failed
 notebook's partial output is kept in a temporary folder, whose path is printed.
 
@@ -44,6 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 PROFILES = REPO / "profiles"
 INJECTED_TAG = "injected-parameters"
 HIDE_TAG = "hide-cell"
+FOLD_TAG = "hide-input"
 
 
 class UsageError(Exception):
@@ -180,6 +182,19 @@ def hide_injected_cell(nb) -> bool:
     return found
 
 
+def fold_code(nb) -> int:
+    """Tag every code cell but the parameter cells hide-input (the book shows a cell's output with its
+    code behind a toggle, so a page reads as results); returns how many cells were tagged."""
+    folded = 0
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type != "code" or {INJECTED_TAG, "parameters", FOLD_TAG} & set(tags):
+            continue
+        cell.metadata["tags"] = [*tags, FOLD_TAG]
+        folded += 1
+    return folded
+
+
 def write_atomically(nb, dest: Path) -> None:
     """Write the notebook to a temporary file beside dest, then move it into place."""
     import nbformat
@@ -203,7 +218,8 @@ def write_atomically(nb, dest: Path) -> None:
 
 def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str | None,
             timeout: float | None) -> None:
-    """Execute src into dest. Raises RuntimeError with a one-line reason on failure."""
+    """Execute src into dest (with its code cells folded when dest is another file: a book page).
+    Raises RuntimeError with a one-line reason on failure."""
     import nbformat
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -252,6 +268,8 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
 
     nb = nbformat.read(scratch, as_version=4)
     hide_injected_cell(nb)
+    if dest.resolve() != src.resolve():
+        fold_code(nb)
     write_atomically(nb, dest)
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
