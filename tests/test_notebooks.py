@@ -199,8 +199,11 @@ def test_book_notebook_hides_injected_parameters(path):
 
 @pytest.mark.parametrize("path", BOOK, ids=ids(BOOK))
 def test_book_notebook_folds_its_code(path):
-    """A book page reads as results: every code cell's input is behind a toggle (tools/run_notebooks.py)."""
+    """A book page reads as results: every code cell's input is behind a toggle (tools/run_notebooks.py),
+    unless the notebook shows its code on purpose (a guide: metadata growth.show_code)."""
     nb = nbformat.read(path, as_version=4)
+    if nb.metadata.get("growth", {}).get("show_code"):
+        return
     shown = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
              and not set(c.metadata.get("tags", [])) & (HIDING_TAGS | {"parameters"})]
     assert not shown, f"{path.name}: code cells {shown} are not folded (re-run `make book`)"

@@ -184,7 +184,10 @@ def hide_injected_cell(nb) -> bool:
 
 def fold_code(nb) -> int:
     """Tag every code cell but the parameter cells hide-input (the book shows a cell's output with its
-    code behind a toggle, so a page reads as results); returns how many cells were tagged."""
+    code behind a toggle, so a page reads as results); returns how many cells were tagged. A notebook
+    whose code is the point (a guide) opts out with the metadata ``"growth": {"show_code": true}``."""
+    if nb.metadata.get("growth", {}).get("show_code"):
+        return 0
     folded = 0
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
