@@ -180,7 +180,8 @@ def combine(claim: str, parts: Sequence[Verdict]) -> Verdict:
             break
     else:
         head = HOLDS if all(w == HOLDS for w in words) else INCONCLUSIVE
-    reason = "; ".join(p.reason for p in parts if p.verdict == head and p.reason and head in (NOT_JUDGED, NOT_RUN))
+    reason = "; ".join(dict.fromkeys(p.reason for p in parts
+                                     if p.verdict == head and p.reason and head in (NOT_JUDGED, NOT_RUN)))
     first = parts[0]
     return Verdict(claim=claim, verdict=head, kind=first.kind, margin=first.margin, units=first.units,
                    n=tuple(min(p.n[i] for p in parts) for i in (0, 1)), reason=reason,

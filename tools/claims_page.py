@@ -5,8 +5,8 @@
 
 Every book notebook that judges claims writes them, through ``growth.report.Page.write_claims``, to
 ``runs/<notebook>/claims.json`` beside its runs. This script reads those files and writes one page:
-counts per paper and per verdict, then one row per claim (paper, table or figure, claim, verdict,
-effect and interval, setting, link to its notebook). Notebooks of the table of contents that wrote
+counts per paper and per verdict, then a section per notebook (its link and setting) with one row
+per claim (table or figure, claim, verdict, effect and interval). Notebooks of the table of contents that wrote
 no claims file are listed as such. Nothing on the page is typed: `make html` runs this script
 before every build, and the page is not kept in git.
 """
@@ -38,7 +38,8 @@ def _cell(text: object) -> str:
 
 def _effect(r: dict) -> str:
     if r.get("effect") is None:
-        return r.get("reason") or ""
+        parts = "; ".join(r.get("details") or [])
+        return "; ".join(t for t in (r.get("reason"), parts) if t)
     lo, hi = r["interval"]
     n = r.get("n") or [0, 0]
     text = (f"{r['effect']:+.3g} {r.get('units', '')} [{lo:+.3g}, {hi:+.3g}], margin {r['margin']:g}, "
@@ -68,15 +69,17 @@ def render(records: list[dict], notebooks: list[str]) -> str:
             lines.append(f"| {_cell(paper)} | " + " | ".join(map(str, row)) + f" | {sum(row)} |")
         total = [sum(counts[p, v] for p in papers) for v in VERDICTS]
         lines += ["| all | " + " | ".join(map(str, total)) + f" | {sum(total)} |", ""]
-        lines += ["## Every claim", "",
-                  "| paper | where | claim | verdict | effect [95% interval] | setting | notebook |",
-                  "|---|---|---|---|---|---|---|"]
-        for r in records:
-            nb = r.get("notebook", "")
-            link = f"{{doc}}`notebooks/{nb}`" if nb in order else _cell(nb)
-            lines.append(" | ".join(["", _cell(r.get("paper", "")), _cell(r.get("where", "")), _cell(r.get("claim", "")),
-                                     f"**{r['verdict']}**", _cell(_effect(r)), _cell(r.get("setting", "")), link, ""]).strip())
-        lines.append("")
+        lines += ["## Every claim", "", "One section per notebook, with the setting its numbers were made in.", ""]
+        for nb in dict.fromkeys(r.get("notebook", "") for r in records):
+            rows = [r for r in records if r.get("notebook", "") == nb]
+            title = f"{{doc}}`notebooks/{nb}`" if nb in order else _cell(nb)
+            lines += [f"### {_cell(rows[0].get('paper', ''))}: {title}", "",
+                      f"Ours: {_cell(rows[0].get('setting', ''))}.", "",
+                      "| where | claim | verdict | effect [95% interval] |", "|---|---|---|---|"]
+            for r in rows:
+                lines.append(" | ".join(["", _cell(r.get("where", "")), _cell(r.get("claim", "")), f"**{r['verdict']}**",
+                                         _cell(_effect(r)), ""]).strip())
+            lines.append("")
     judged = {r.get("notebook") for r in records}
     missing = [nb for nb in notebooks if nb not in judged]
     if missing:
