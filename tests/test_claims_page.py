@@ -24,7 +24,7 @@ def test_page_counts_and_lists_every_record(tmp_path):
     assert "| AutoGrow | 1 | 0 | 0 | 1 | 0 | 2 |" in text  # holds, does not hold, inconclusive, not run, not judged
     assert "a \\| b beats c" in text and "**holds**" in text and "+9 points [" in text
     assert "needs CIFAR-10 on a GPU" in text
-    assert "### AutoGrow: {doc}`notebooks/nb1`" in text and "Ours: profile bench." in text
+    assert "### {doc}`notebooks/nb1`" in text and "Paper: AutoGrow. Ours: profile bench." in text
     assert "- {doc}`notebooks/nb2`" in text.split("Pages without recorded verdicts")[1]
 
 

@@ -73,8 +73,8 @@ def render(records: list[dict], notebooks: list[str]) -> str:
         for nb in dict.fromkeys(r.get("notebook", "") for r in records):
             rows = [r for r in records if r.get("notebook", "") == nb]
             title = f"{{doc}}`notebooks/{nb}`" if nb in order else _cell(nb)
-            lines += [f"### {_cell(rows[0].get('paper', ''))}: {title}", "",
-                      f"Ours: {_cell(rows[0].get('setting', ''))}.", "",
+            lines += [f"### {title}", "",
+                      f"Paper: {_cell(rows[0].get('paper', ''))}. Ours: {_cell(rows[0].get('setting', ''))}.", "",
                       "| where | claim | verdict | effect [95% interval] |", "|---|---|---|---|"]
             for r in rows:
                 lines.append(" | ".join(["", _cell(r.get("where", "")), _cell(r.get("claim", "")), f"**{r['verdict']}**",
