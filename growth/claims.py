@@ -20,7 +20,7 @@ claim              holds / does not hold (anything else: inconclusive)
 not run at this profile); ``not judged`` names why a comparison would mean nothing (a reference arm
 that never trained).  A claim made of several comparisons is combined by :func:`combine`.
 
-Every verdict is a :class:`Verdict`; :func:`write_claims` stores a page's verdicts as JSON beside its
+Every verdict is a :class:`Verdict`; :func:`write_claims` stores a page's records as JSON beside its
 runs, and the book's "Claims" page is generated from those files.
 """
 from __future__ import annotations
@@ -188,12 +188,12 @@ def combine(claim: str, parts: Sequence[Verdict]) -> Verdict:
                    details=tuple(p.line() for p in parts))
 
 
-def write_claims(path: str | os.PathLike, verdicts: Iterable[Verdict], **context: Any) -> Path:
-    """Write ``verdicts`` as a JSON list of records (each with ``context``: paper, notebook, profile,
-    dataset, ...) to ``path``, atomically; returns the path."""
+def write_claims(path: str | os.PathLike, records: Iterable[Mapping[str, Any]]) -> Path:
+    """Write ``records`` (:meth:`Verdict.record`: a verdict with its paper, notebook, setting, ...) as a
+    JSON list to ``path``, atomically; returns the path."""
     from .files import atomic_write_text
 
-    records = [v.record(**context) if isinstance(v, Verdict) else dict(v) for v in verdicts]
+    records = [dict(r) for r in records]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, json.dumps(records, indent=1, sort_keys=True) + "\n")

@@ -67,6 +67,18 @@ def markdown_table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], di
     return "\n".join(lines)
 
 
+def mean_sd(values: Iterable[float], digits: int = 2) -> str:
+    """``"mean ± sd"`` of ``values`` (one per seed; the sample standard deviation), the mean alone for one value."""
+    v = [float(x) for x in values]
+    if not v:
+        raise ValueError("values=[] is not allowed: give one value per seed")
+    mean = sum(v) / len(v)
+    if len(v) == 1:
+        return f"{mean:.{digits}f}"
+    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
 def accuracy_sem(acc: Sequence[float], n_test: int) -> float:
     """Standard error of a mean test accuracy (%) over seeds: the seeds' spread, never below the test
     set's binomial sampling error (one seed has no spread)."""
@@ -133,10 +145,8 @@ class Page:
         self.seeds: list[int] = list(namespace["seeds"])
         self.data = self.provenance = ""
         self.verdicts: list[tuple[Verdict, dict[str, Any]]] = []
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError:  # pragma: no cover - matplotlib is a dependency
-            return
+        import matplotlib.pyplot as plt
+
         plt.rcParams.update(BOOK_FIGURES)
 
     def pick(self, value: Any) -> Any:
@@ -179,6 +189,4 @@ class Page:
         data and setting), the records the book's Claims page is generated from."""
         common = {"paper": self.paper, "notebook": self.notebook, "profile": self.profile, "data": self.data,
                   "setting": self.provenance}
-        path = Path(out_dir) / "claims.json"
-        records = [v.record(**common, **ctx) for v, ctx in self.verdicts]
-        return write_claims(path, records)
+        return write_claims(Path(out_dir) / "claims.json", [v.record(**common, **ctx) for v, ctx in self.verdicts])

@@ -129,7 +129,7 @@ def test_combine_takes_the_weakest_part():
 
 def test_claims_round_trip_through_a_file(tmp_path):
     v = judge([10, 11, 12], [1, 2, 3], kind="greater", margin=1, claim="a beats b")
-    path = write_claims(tmp_path / "nb" / "claims.json", [v], paper="AutoGrow", where="Table 1", notebook="nb")
+    path = write_claims(tmp_path / "nb" / "claims.json", [v.record(paper="AutoGrow", where="Table 1", notebook="nb")])
     (rec,) = read_claims([path])
     assert rec["verdict"] == HOLDS and rec["paper"] == "AutoGrow" and rec["claim"] == "a beats b"
     assert rec["interval"] == pytest.approx(list(v.interval)) and rec["n"] == [3, 3]

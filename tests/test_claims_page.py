@@ -14,8 +14,9 @@ import claims_page  # noqa: E402
 
 def test_page_counts_and_lists_every_record(tmp_path):
     holds = judge([10, 11, 12], [1, 2, 3], kind="greater", margin=1, claim="a | b beats c")
-    write_claims(tmp_path / "runs" / "nb1" / "claims.json", [holds, not_run("x", "needs CIFAR-10 on a GPU")],
-                 paper="AutoGrow", notebook="nb1", where="Table 7", setting="profile bench")
+    context = dict(paper="AutoGrow", notebook="nb1", where="Table 7", setting="profile bench")
+    write_claims(tmp_path / "runs" / "nb1" / "claims.json",
+                 [holds.record(**context), not_run("x", "needs CIFAR-10 on a GPU").record(**context)])
     toc = tmp_path / "_toc.yml"
     toc.write_text("chapters:\n  - file: book/notebooks/nb1\n  - file: book/notebooks/nb2\n")
     out = tmp_path / "claims.md"

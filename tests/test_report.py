@@ -76,3 +76,13 @@ def test_page_records_its_claims_for_the_claims_page(tmp_path, capsys):
     assert (record["paper"], record["where"], record["notebook"], record["data"]) == (
         "AutoGrow", "Table 7", "nb", "synthetic, 900 train")
     assert record["setting"] == line
+
+
+def test_mean_sd_by_hand():
+    from growth.report import mean_sd
+
+    assert mean_sd([70.0, 80.0]) == "75.00 ± 7.07"  # sample sd sqrt(50)
+    assert mean_sd([3, 4, 8], digits=1) == "5.0 ± 2.6"  # sample sd sqrt(7)
+    assert mean_sd([42.123]) == "42.12"
+    with pytest.raises(ValueError, match="one value per seed"):
+        mean_sd([])
