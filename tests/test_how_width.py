@@ -20,7 +20,9 @@ from growth.optim import build_optimizer, named_state, rebuild_optimizer
 FAMILIES = ["ResNet-20", "ResNet-18", "ResNet-50", "VGG-11", "VGG-19", "MobileNetV1", "MobileNetV2-1-1-1-1-1",
             "WRN-16-2", "CNN4", "MLP"]
 CHEAP = ["ResNet-20", "VGG-11", "MobileNetV1", "MobileNetV2-1-1-1-1-1", "WRN-10-1", "CNN4", "MLP", "Plain3Net-1-1-1"]
-PRESERVING = ["net2net", "vt", "vt-constraint"]
+# VT keeps the function when the layers no BatchNorm reads keep their old weights (the default rescales them)
+PRESERVING = {"net2net": "net2net", "vt": VarianceTransfer(rescale_without_bn=False),
+              "vt-constraint": VTConstraint(rescale_without_bn=False)}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -89,7 +91,7 @@ def test_function_and_shapes_per_family(name):
     for method in [*PRESERVING, "random"]:
         for noise in (0.0, 1e-3) if method != "random" else (0.0,):
             grown = copy.deepcopy(model)
-            record = grow_width(grown, width=0.5, method=method, noise=noise, generator=gen())
+            record = grow_width(grown, width=0.5, method=PRESERVING.get(method, method), noise=noise, generator=gen())
             assert shapes(grown) == expected, (method, noise)
             assert grown.width == 0.5 and grown.spec == model.spec and grown.training
             assert record.method == method and record.width == (0.25, 0.5)
@@ -122,7 +124,7 @@ def test_function_preserved_at_random_widths(name, method, old, extra, seed):
     model = trained(name, width=w0)
     x = inputs(model)
     before = outputs(model, x)
-    grow_width(model, width=w1, method=method, generator=gen(seed))
+    grow_width(model, width=w1, method=PRESERVING[method], generator=gen(seed))
     assert shapes(model) == reference_shapes(model, w1)
     assert preserved(before, outputs(model, x))
 
@@ -131,10 +133,11 @@ def test_two_growth_steps_and_per_group_channels():
     model = trained("ResNet-20", width=0.25)
     x = inputs(model)
     before = outputs(model, x)
-    grow_width(model, width=0.375, method="vt", generator=gen(1))
+    grow_width(model, width=0.375, method=PRESERVING["vt"], generator=gen(1))
     grow_width(model, width=0.5, method="net2net", generator=gen(2))
     assert shapes(model) == reference_shapes(model, 0.5)
-    record = grow_width(model, channels={"stages.0.0.conv1": 11, "stages.2.0": 35}, method="vt", generator=gen(3))
+    record = grow_width(model, channels={"stages.0.0.conv1": 11, "stages.2.0": 35}, method=PRESERVING["vt"],
+                        generator=gen(3))
     assert model.width is None and record.width == (0.5, None)
     assert record.groups["stages.0.0.conv1"] == (8, 11) and record.groups["stages.2.0"] == (32, 35)
     assert model.stages[0][0].conv1.weight.shape == (11, 8, 3, 3)
@@ -176,9 +179,9 @@ def test_record_lists_every_parameter_and_the_rescaled_ones():
     assert set(record.shapes) == set(old)
     assert all(record.shapes[n] == (old[n], tuple(p.shape)) for n, p in model.named_parameters())
     assert "head.fc.weight" in record.grown() and "stages.0.0.bn1.weight" in record.grown()
-    # hidden convs by sqrt(C_old/C_new), the stem (input layer) and the logits (no BN after it) not at all
+    # hidden convs by sqrt(C_old/C_new), the logits by C_old/C_new (Table 1), the stem (input layer) not at all
     assert record.rescaled["stages.0.0.conv1.weight"] == pytest.approx(math.sqrt(0.5))
-    assert "stem.conv.weight" not in record.rescaled and "head.fc.weight" not in record.rescaled
+    assert record.rescaled["head.fc.weight"] == pytest.approx(0.5) and "stem.conv.weight" not in record.rescaled
     assert model.stages[0][0].bn1.eps == pytest.approx(1e-5 * 0.5)
 
 
@@ -197,14 +200,22 @@ def test_vt_pairs_cancel_and_old_weights_rescaled():
     assert w[32:].std().item() == pytest.approx(w.shape[1] ** -0.5 * 9**-0.5, rel=0.2)  # muP: 1/fan_in
 
 
-def test_vt_rescaling_without_bn_changes_the_logits_only_by_scale():
+def test_vt_by_default_rescales_the_logits_as_the_paper_and_keeps_the_predictions():
+    """The paper's rule: the logits layer (no BatchNorm reads it) is rescaled by C_old / C_new with its
+    bias, so a ResNet's logits are exactly halved when its width doubles, and its predictions kept."""
     model = trained("ResNet-20")
     x = inputs(model)
+    before = outputs(model, x)
     fc = model.head.fc.weight.detach().clone()
-    record = grow_width(model, width=0.5, method=VarianceTransfer(rescale_without_bn=True), generator=gen())
+    record = grow_width(model, width=0.5, method="vt", generator=gen())
     assert record.rescaled["head.fc.weight"] == pytest.approx(0.5)  # C_old / C_new (Table 1)
     assert torch.allclose(model.head.fc.weight[:, :16], fc * 0.5)
     assert "stem.conv.weight" not in record.rescaled  # the input layer never
+    after = outputs(model, x)
+    assert preserved(before * 0.5, after) and torch.equal(after.argmax(1), before.argmax(1))
+    kept = trained("ResNet-20")
+    record = grow_width(kept, width=0.5, method=VarianceTransfer(rescale_without_bn=False), generator=gen())
+    assert "head.fc.weight" not in record.rescaled and preserved(before, outputs(kept, x))
 
 
 def test_vt_constraint_sets_the_measured_variance():

@@ -9,7 +9,8 @@ net2net        Net2WiderNet (Chen et al. 2016, Sec. 3.1): each new unit copies a
                column of a unit copied ``n - 1`` times is divided by ``n``.  Keeps the function.
 vt             Variance Transfer (Yuan, Savarese, Maire, NeurIPS 2023, Sec. 3.1, Fig. 2, Eq. 1-4,
                Table 1; App. B): new units in pairs, fan-in ``V, V``, fan-out ``Z, -Z`` (they cancel);
-               new weights with muP variances; old weights rescaled by the width ratio.  Keeps the function.
+               new weights with muP variances; old weights rescaled by the width ratio.  Keeps the function
+               where a BatchNorm reads each rescaled layer (``rescale_without_bn=False``: everywhere).
 vt-constraint  App. A's VT-constraint: as ``vt``, the old weights rescaled from their own statistics.
 =============  =========================================================================================
 
@@ -24,11 +25,13 @@ formula gives 1 there too; depthwise convs likewise).  A BatchNorm that is the o
 layer's output absorbs ``c``: its running mean is scaled by ``c`` and its running variance by
 ``c^2`` (the paper's rule) and, our addition so that the function is kept *exactly*, its ``eps`` by
 ``c^2`` too (else it is kept up to ``eps / var``, about 1e-5).  Where no BatchNorm is the only reader
-of the layer's output (the logits layer, the MLP's hidden layers, WRN's residual convs, VGG's
-ImageNet classifier) nothing absorbs the factor: there the old weights are **kept** by default [our
-choice: the paper says the rescaling "does not affect network functionality", which holds only where
-a BN follows], and rescaled as the paper writes with ``VarianceTransfer(rescale_without_bn=True)``
-(then the function changes: the logits shrink by ``F_old / F_new``).
+of the layer's output (the logits layer, the MLP's hidden layers, WRN's residual convs, VGG's ImageNet
+classifier) nothing absorbs the factor: there the old weights and biases are rescaled all the same,
+as the paper writes (the default; the function then changes: a ReLU network's logits are scaled, by
+``F_old / F_new`` where only the logits layer lacks a BatchNorm, so its predictions are kept), or
+kept with ``VarianceTransfer(rescale_without_bn=False)``, which keeps the function exactly [our
+option: the paper says the rescaling "does not affect network functionality", which holds only
+where a BN follows].
 
 Odd numbers of new units (``vt``): the last new unit has no partner; it gets zero fan-in and zero
 bias (so, at noise 0, it outputs 0 through its fresh BatchNorm and ReLU and its fan-out is free:
@@ -294,14 +297,14 @@ class VarianceTransfer(WidthMethod):
 
     ``W' = [[c W, Z, -Z], [V, V]]`` per layer (pairs of new units; see the module's notes for the
     last unit of an odd count), ``V, Z`` with muP std, old weights rescaled by ``c``.
-    ``rescale_without_bn``: also rescale layers whose output no BatchNorm reads (the paper's rule
-    taken literally; the function then changes).  ``needs_norms``: the operator marks each layer's
+    ``rescale_without_bn``: also rescale layers whose output no BatchNorm reads (the paper's rule, the
+    default; the function then changes); ``False`` keeps those layers' old weights and the function.  ``needs_norms``: the operator marks each layer's
     ``normalised`` (:func:`growth.how.width.normalised_layers`).
     """
 
     name: ClassVar[str] = "vt"
     needs_norms: ClassVar[bool] = True
-    rescale_without_bn: bool = False
+    rescale_without_bn: bool = True
 
     def layer(self, layer, model, generator):
         old = channel_view(layer.module.weight.detach(), layer.spatial)
