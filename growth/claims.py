@@ -168,13 +168,14 @@ def not_run(claim: str, needs: str, *, kind: str = "greater", margin: float = 1.
 
 
 def combine(claim: str, parts: Sequence[Verdict]) -> Verdict:
-    """One verdict over the comparisons a claim is made of: not judged or not run if any part is
-    (that part's reason), else does not hold if any part does not, holds if every part holds, and
-    inconclusive otherwise.  The parts' lines are kept as ``details``."""
+    """One verdict over the comparisons a claim is made of (all of which it asserts): does not hold if
+    any part does not (one failed part refutes the whole), else not judged or not run if any part is
+    (that part's reason), holds if every part holds, and inconclusive otherwise.  The parts' lines
+    are kept as ``details``."""
     if not parts:
         raise ValueError("parts=[] is not allowed: a claim needs at least one comparison")
     words = [p.verdict for p in parts]
-    for word in (NOT_JUDGED, NOT_RUN, DOES_NOT_HOLD):
+    for word in (DOES_NOT_HOLD, NOT_JUDGED, NOT_RUN):
         if word in words:
             head = word
             break

@@ -123,6 +123,11 @@ def test_combine_takes_the_weakest_part():
     both = combine("c", [holds, missing])
     assert both.verdict == NOT_RUN and both.reason == "needs the paper profile"
     assert len(both.details) == 2
+    # one refuted part refutes the claim, whatever the other parts could not say
+    assert combine("c", [holds, fails, missing]).verdict == DOES_NOT_HOLD
+    moot = judge([1, 2, 3], [1, 2, 3], kind="greater", margin=1, not_judged="the reference never trained")
+    assert combine("c", [holds, moot]).verdict == NOT_JUDGED
+    assert combine("c", [moot, fails]).verdict == DOES_NOT_HOLD
     with pytest.raises(ValueError, match="at least one comparison"):
         combine("c", [])
 
