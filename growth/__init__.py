@@ -12,12 +12,13 @@ from . import how, rate_adaptation, when, where
 from .cost import CostMeter, forward_macs, training_macs_per_sample
 from .data import list_datasets
 from .data import load as load_dataset
+from .epoch import evaluate
 from .history import History
 from .how import grow_depth, grow_width
 from .models import build_model, list_models
 from .protocol import FineTune, Grower, GrowthContext
 from .rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD
-from .train import Run, TrainConfig, evaluate, resolve_device, seed_everything, train
+from .train import Run, TrainConfig, resolve_device, seed_everything, train
 
 __version__ = "0.1.0"
 

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .cost import CostMeter
+from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
 from .history import History, IncompleteHistoryWarning
@@ -347,8 +348,8 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         observer_seconds = [0.0]
-        train_loss, train_acc, seen, bad_step = _train_epoch(model, loader, optimizer, criterion, amp_dtype,
-                                                             channels_last, observers, observer_seconds, probe)
+        train_loss, train_acc, seen, bad_step = train_epoch(model, loader, optimizer, criterion, amp_dtype,
+                                                            channels_last, observers, observer_seconds, probe)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen)  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -564,71 +565,3 @@ def _place(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Mo
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
-                 observer_seconds=None, probe=None) -> tuple[float, float, int, int | None]:
-    """One pass over the training loader: mean loss and accuracy (%) accumulated on the device, samples
-    seen, and the index of the first step whose loss was not finite (None: none was).
-
-    ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
-    ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
-    :class:`~growth.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
-    of any method.  Finiteness is checked on the device, read once at the end of the epoch.
-    """
-    model.train()
-    device = next(model.parameters()).device
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    first_bad = torch.full((), -1, dtype=torch.long, device=device)
-    seen = 0
-    for step, (x, y) in enumerate(loader):
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(x)
-            loss = criterion(out, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if observers:
-            start = time.perf_counter()
-            for observe in observers:
-                observe(model)
-            if observer_seconds is not None:
-                observer_seconds[0] += time.perf_counter() - start
-        if probe is not None:
-            probe(model)
-        loss = loss.detach()
-        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
-        loss_sum += loss * y.numel()
-        correct += (out.argmax(1) == y).sum()
-        seen += y.numel()
-    if seen == 0:
-        raise ValueError("the training split is empty: check the dataset size, subsample and val_fraction")
-    bad = int(first_bad)
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen, None if bad < 0 else bad
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, loader, criterion=None, *, amp_dtype=None, channels_last=False) -> tuple[float, float]:
-    """Mean loss and accuracy (%) of ``model`` in eval mode over ``loader``."""
-    criterion = criterion or nn.CrossEntropyLoss()
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), dtype=torch.long, device=device)
-    seen = 0
-    for x, y in loader:
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(x)
-        loss_sum += criterion(out.float(), y) * y.numel()
-        correct += (out.argmax(1) == y).sum()
-        seen += y.numel()
-    model.train(was_training)
-    if seen == 0:
-        return float("nan"), float("nan")
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen

@@ -222,7 +222,7 @@ def no_training(monkeypatch):
     def trained(*args, **kwargs):
         raise AssertionError("training started: the bad input was not refused before training")
 
-    monkeypatch.setattr(sys.modules["growth.train"], "_train_epoch", trained)
+    monkeypatch.setattr(sys.modules["growth.train"], "train_epoch", trained)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import growth
-from growth.how import WIDTH_METHODS, AddWidth, VarianceTransfer, VTConstraint, grow_width, width_families
-from growth.models import ZeroPadShortcut, build_model
+from growth.how import WIDTH_METHODS, AddWidth, VarianceTransfer, VTConstraint, grow_width
+from growth.models import ZeroPadShortcut, build_model, width_families
 from growth.optim import build_optimizer, named_state, rebuild_optimizer
 
 FAMILIES = ["ResNet-20", "ResNet-18", "ResNet-50", "VGG-11", "VGG-19", "MobileNetV1", "MobileNetV2-1-1-1-1-1",

@@ -31,7 +31,7 @@ CHILD = textwrap.dedent('''
     n = [int(x) for x in rest.split(":")]
     die = lambda: os.kill(os.getpid(), signal.SIGKILL)
     if kind == "step":
-        train_epoch, epochs = T._train_epoch, [0]
+        train_epoch, epochs = T.train_epoch, [0]
         def counting(model, loader, optimizer, *a, **k):
             epochs[0] += 1
             if epochs[0] == n[0]:
@@ -43,7 +43,7 @@ CHILD = textwrap.dedent('''
                     return step(*aa, **kk)
                 optimizer.step = killing
             return train_epoch(model, loader, optimizer, *a, **k)
-        T._train_epoch = counting
+        T.train_epoch = counting
     elif kind == "grow":
         grow, events = growth.protocol.Grower.step, [0]
         def killing_grow(self, ctx):

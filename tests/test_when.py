@@ -2,9 +2,10 @@
 import pytest
 
 from growth.history import History
+from growth.metrics import improvement, metric_values
 from growth.protocol import GrowthContext
 from growth.when import Convergent, Deadline, Periodic
-from growth.when.convergent import improvement, last_growth, metric_values
+from growth.when.convergent import last_growth
 
 
 class Stub:

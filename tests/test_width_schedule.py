@@ -4,10 +4,11 @@ import torch
 
 import growth
 from growth.how import AddWidth
-from growth.how.width import channel_counts
+from growth.how.width import build_stage_model, stage_models
+from growth.models import channel_counts
 from growth.when.width_schedule import (
-    ROUNDINGS, StageBoundaries, build_stage_model, group_channels, round_channels, schedule_cost, stage_batch_sizes,
-    stage_boundaries, stage_channels, stage_epochs, stage_models, width_fractions,
+    ROUNDINGS, StageBoundaries, group_channels, round_channels, schedule_cost, stage_batch_sizes, stage_boundaries,
+    stage_channels, stage_epochs, width_fractions,
 )
 
 

@@ -15,7 +15,7 @@ from .depth_init import (
 from .doubling import DoubleBlocks, double_blocks
 from .momentum import MomentumInit, WeightEMA
 from .mup import mup_init
-from .width import AddWidth, WidthGrowth, grow_width, width_families
+from .width import AddWidth, WidthGrowth, grow_width
 from .width_methods import (
     WIDTH_METHODS,
     Net2Net,
@@ -31,5 +31,5 @@ __all__ = [
     "depth_families", "grow_depth", "last_bn", "make_depth_init", "DoubleBlocks", "MomentumInit", "WeightEMA",
     "double_blocks",
     "AddWidth", "Net2Net", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
-    "WidthMethod", "grow_width", "make_width_method", "mup_init", "width_families",
+    "WidthMethod", "grow_width", "make_width_method", "mup_init",
 ]

@@ -41,7 +41,7 @@ from ..cost import forward_macs, training_macs_per_sample
 from ..models.mobilenet import InvertedResidual
 from ..models.resnet import BasicBlock, Bottleneck, PlainBlock
 from ..models.vgg import VGGUnit
-from ..train import _train_epoch, evaluate
+from ..epoch import evaluate, train_epoch
 
 __all__ = [
     "DEPTH_INITS", "DepthInit", "ZeroInit", "UniInit", "GauInit", "AdamInit", "HeInit", "CopyInit",
@@ -273,7 +273,7 @@ class AdamInit(DepthInit):
             optimizer = torch.optim.Adam(trained, lr=self.lr, weight_decay=self.weight_decay,
                                          fused=True)  # exact square roots: the same on every CPU
             for _ in range(self.max_epochs):
-                samples += _train_epoch(model, loader, optimizer, criterion, None, False)[2]
+                samples += train_epoch(model, loader, optimizer, criterion, None, False)[2]
                 accs.append(evaluate(model, data.eval_loader("train", self.eval_batch_size))[1])
                 if accs[-1] >= target:
                     break

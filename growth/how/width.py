@@ -8,10 +8,13 @@ residual additions keep matching shapes (VT paper, App. B, "residual connections
 the same rate).  New channels are appended at the end of every dimension, so the old weights stay the
 leading corner of each grown tensor (what :mod:`growth.optim` and a stage-wise LR adaptation assume).
 
-:func:`grow_width` grows IN PLACE; :class:`AddWidth` is the operator the training loop calls.
+:func:`grow_width` grows IN PLACE; :class:`AddWidth` is the operator the training loop calls;
+:func:`build_stage_model` and :func:`stage_models` build the models of a width schedule's stages
+(:mod:`growth.when.width_schedule`).
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -22,11 +25,11 @@ from torch import fx, nn
 from torch.overrides import TorchFunctionMode
 
 from ..models import ZeroPadShortcut, build_model
-from ..models.base import ChannelGroup, GrowableNet
+from ..models.base import ChannelGroup, GrowableNet, channel_count, channel_counts, width_groups
 from ..protocol import GrowthContext
 from .width_methods import WIDTH_METHODS, GroupPlan, LayerPlan, Tie, WidthMethod, make_width_method, randn
 
-__all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "channel_counts", "grow_width", "width_families"]
+__all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "build_stage_model", "grow_width", "stage_models"]
 
 Shape = tuple[int, ...]
 
@@ -54,39 +57,7 @@ class WidthGrowth:
         return [name for name, (old, new) in self.shapes.items() if old != new]
 
 
-def width_families() -> list[str]:
-    """The families of the zoo that grow in width (those that list their channel groups)."""
-    found, todo = set(), [GrowableNet]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        if cls.family and cls.channel_groups is not GrowableNet.channel_groups:
-            found.add(cls.family)
-    return sorted(found)
-
-
 # --------------------------------------------------------------------------- checks (touch nothing)
-
-
-def _groups(model: Any) -> list[ChannelGroup]:
-    if isinstance(model, GrowableNet):
-        try:
-            return model.channel_groups()
-        except NotImplementedError:
-            pass
-    name = getattr(model, "spec", type(model).__name__)
-    raise ValueError(f"model={name!r} does not grow in width: width-growable families are "
-                     f"{', '.join(width_families())}")
-
-
-def _count(model: nn.Module, group: ChannelGroup) -> int:
-    layer = model.get_submodule(group.producers[0])
-    return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
-
-
-def channel_counts(model: nn.Module) -> dict[str, int]:
-    """Each channel group's current channel count, by group name (``model.channel_groups()`` order)."""
-    return {g.name: _count(model, g) for g in _groups(model)}
 
 
 def _structure(groups: list[ChannelGroup]) -> list[tuple]:
@@ -126,8 +97,8 @@ def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: An
         raise ValueError(f"width={width!r}: {model.spec} at that width is wired differently (a residual or "
                          "shortcut that the channel counts decide changes), so this model cannot grow into it: "
                          "give another width or per-group channels")
-    targets = {g.name: _count(reference, g) for g in reference.channel_groups()}
-    narrower = [g.name for g in groups if targets[g.name] < _count(model, g)]
+    targets = {g.name: channel_count(reference, g) for g in reference.channel_groups()}
+    narrower = [g.name for g in groups if targets[g.name] < channel_count(model, g)]
     if narrower:
         raise ValueError(f"width={width!r} would narrow group(s) {', '.join(narrower)} of {model.spec} (grown "
                          "per group before): give a larger width or per-group channels")
@@ -136,7 +107,7 @@ def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: An
 
 def _targets_for_channels(model: nn.Module, groups: list[ChannelGroup], channels: Any) -> dict[str, int]:
     """``channels`` (group name -> new count) checked against the groups; unnamed groups keep their count."""
-    current = {g.name: _count(model, g) for g in groups}
+    current = {g.name: channel_count(model, g) for g in groups}
     if not isinstance(channels, dict):
         raise ValueError(f"channels={channels!r} is not allowed: give a dict group name -> channel count")
     unknown = [name for name in channels if name not in current]
@@ -326,14 +297,14 @@ def grow_width(
     """
     grower = make_width_method(method)
     noise = _check_noise(noise)
-    groups = _groups(model)
+    groups = width_groups(model)
     if (width is None) == (channels is None):
         raise ValueError(f"width={width!r}, channels={channels!r}: give exactly one of them")
     if width is not None:
         targets, what = _targets_for_width(model, groups, width), f"width={width!r}"
     else:
         targets, what = _targets_for_channels(model, groups, channels), f"channels={channels!r}"
-    plans = {g.name: GroupPlan(g.name, _count(model, g), targets[g.name]) for g in groups}
+    plans = {g.name: GroupPlan(g.name, channel_count(model, g), targets[g.name]) for g in groups}
     ties = _ties(model, groups, plans, what)
 
     before = {name: tuple(p.shape) for name, p in model.named_parameters()}
@@ -443,3 +414,41 @@ class AddWidth:
         record = grow_width(ctx.model, **size, method=self._method, noise=self.noise, generator=generator)
         ctx.state.setdefault("width_growth", []).append(record)
         return ctx.model
+
+
+# --------------------------------------------------------------------------- the models of a width schedule
+
+
+def build_stage_model(name: str, channels: dict[str, int], fraction: float, *, width: float = 1.0,
+                      num_classes: int = 10, image_size: int = 32, method: str = "vt", noise: float = 0.0,
+                      generator: torch.Generator | None = None) -> nn.Module:
+    """The model ``name`` with exactly ``channels`` per group (e.g. the seed, the first entry of
+    :func:`growth.when.width_schedule.stage_channels`): ``build_model(name, width=fraction * width)``
+    (the family's own initialisation), then the groups that the schedule's rounding made wider than
+    ``build_model``'s (half up) are widened with :func:`grow_width` (``method``, ``noise``,
+    ``generator``).  ``ValueError`` naming the groups where the rounding gives fewer channels than
+    ``build_model``."""
+    model = build_model(name, num_classes=num_classes, image_size=image_size, width=fraction * width)
+    built = channel_counts(model)
+    narrower = [g for g, n in built.items() if channels.get(g, n) < n]
+    if narrower:
+        raise ValueError(f"channels={channels!r}: group(s) {', '.join(narrower)} of {name} at width "
+                         f"{fraction * width:g} have {', '.join(str(built[g]) for g in narrower)} channels, more than "
+                         "the schedule's rounding gives: choose another rounding or c0")
+    if channels != built:
+        grow_width(model, channels=channels, method=method, noise=noise, generator=generator)
+    return model
+
+
+def stage_models(name: str, channels: Sequence[dict[str, int]], c0: float, *, width: float = 1.0,
+                 num_classes: int = 10, image_size: int = 32) -> list[nn.Module]:
+    """One model per stage, for costing a schedule: the seed (:func:`build_stage_model` at fraction
+    ``c0``), then copies grown stage by stage (method ``random``, no noise).  Growing them also checks
+    that the schedule can be grown (e.g. option-A shortcuts need room), before any training."""
+    models = [build_stage_model(name, channels[0], c0, width=width, num_classes=num_classes,
+                                image_size=image_size, method="random")]
+    for stage in channels[1:]:
+        model = copy.deepcopy(models[-1])
+        grow_width(model, channels=stage, method="random")
+        models.append(model)
+    return models

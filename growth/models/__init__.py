@@ -20,7 +20,7 @@ from __future__ import annotations
 
 # Each family module registers its names on import; this order is list_models()'s order.
 from . import resnet, vgg, mobilenet, wrn, small  # noqa: F401,I001
-from .base import ChannelGroup, GrowableNet, Wiring, wired_channel_groups
+from .base import ChannelGroup, GrowableNet, Wiring, channel_counts, width_families, wired_channel_groups
 from .mobilenet import MobileNetV1, MobileNetV2
 from .registry import (
     IMAGENET_STEM_MIN_SIZE,
@@ -59,11 +59,13 @@ __all__ = [
     "ZeroPadShortcut",
     "build_model",
     "canonical_name",
+    "channel_counts",
     "list_families",
     "list_models",
     "parse_name",
     "register_alias",
     "register_family",
     "scale_channels",
+    "width_families",
     "wired_channel_groups",
 ]

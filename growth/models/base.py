@@ -5,10 +5,15 @@ resolution, the first of which may downsample) and a head.  A *block* (AutoGrow'
 unit of depth growth.  A *channel group* is a set of channels that must grow together: the outputs of
 its producers, normalised by its norms and read by its consumers (VT paper, App. B "residual
 connections": layers tied by a skip connection grow at the same rate).
+
+A model's channel counts (:func:`channel_counts`) and the families that grow in width
+(:func:`width_families`) are here too, below the width operator (:mod:`growth.how.width`) that changes
+the counts and the width schedule (:mod:`growth.when.width_schedule`) that plans them.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -195,3 +200,40 @@ def wired_channel_groups(model: GrowableNet) -> list[ChannelGroup]:
         )
         for g in groups
     ]
+
+
+# --------------------------------------------------------------------------- channel counts
+
+
+def width_families() -> list[str]:
+    """The families of the zoo that grow in width (those that list their channel groups)."""
+    found, todo = set(), [GrowableNet]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.family and cls.channel_groups is not GrowableNet.channel_groups:
+            found.add(cls.family)
+    return sorted(found)
+
+
+def width_groups(model: Any) -> list[ChannelGroup]:
+    """``model.channel_groups()``; ``ValueError`` naming the width-growable families if it has none."""
+    if isinstance(model, GrowableNet):
+        try:
+            return model.channel_groups()
+        except NotImplementedError:
+            pass
+    name = getattr(model, "spec", type(model).__name__)
+    raise ValueError(f"model={name!r} does not grow in width: width-growable families are "
+                     f"{', '.join(width_families())}")
+
+
+def channel_count(model: nn.Module, group: ChannelGroup) -> int:
+    """``group``'s current channel count: its first producer's output channels (or features)."""
+    layer = model.get_submodule(group.producers[0])
+    return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+
+
+def channel_counts(model: nn.Module) -> dict[str, int]:
+    """Each channel group's current channel count, by group name (``model.channel_groups()`` order)."""
+    return {g.name: channel_count(model, g) for g in width_groups(model)}

@@ -46,7 +46,7 @@ Where we had to choose (each is a parameter):
   searched value is lost): 5 with trust coefficient 1e-3, so a step moves a tensor by about 0.5% of its
   norm [open]; LARS has no stage-wise version, so it goes with the global-LR variants only;
 * the seed: ``build_model(model, width=c0 * width)`` (the family's own init), widened where the
-  even rounding gives more channels (:func:`growth.when.width_schedule.build_stage_model`);
+  even rounding gives more channels (:func:`growth.how.width.build_stage_model`);
 * no validation split (the paper reports test accuracy) [secondary].
 
 Training cost (fvcore MACs, :mod:`growth.cost`) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
@@ -65,17 +65,17 @@ import torch
 from ..cost import forward_macs
 from ..data import list_datasets
 from ..data import load as load_dataset
-from ..how import WIDTH_METHODS, AddWidth, width_families
-from ..how.width import channel_counts
-from ..models import build_model, parse_name
+from ..how import WIDTH_METHODS, AddWidth
+from ..how.width import build_stage_model, stage_models
+from ..models import build_model, channel_counts, parse_name, width_families
 from ..probe import StageNormProbe
 from ..protocol import Grower
 from ..rate_adaptation import RULES
 from ..schedules import SCHEDULES
 from ..train import Run, TrainConfig, resolve_device, seed_everything, train
 from ..when.width_schedule import (
-    EPOCH_KINDS, EPOCH_ROUNDINGS, ROUNDINGS, StageBoundaries, build_stage_model, schedule_cost, stage_batch_sizes,
-    stage_channels, stage_epochs, stage_models, width_fractions,
+    EPOCH_KINDS, EPOCH_ROUNDINGS, ROUNDINGS, StageBoundaries, schedule_cost, stage_batch_sizes, stage_channels,
+    stage_epochs, width_fractions,
 )
 from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
 

@@ -10,13 +10,13 @@ A run has ``S`` stages.  Stage ``k`` trains a model whose every channel group ha
 size ``B_k``; between stages the model is widened (:class:`growth.how.AddWidth` with a channel
 schedule), at the epochs :func:`stage_boundaries` gives (:class:`StageBoundaries`, the trigger).
 
-* :func:`width_fractions` (Eq. 6), :func:`round_channels`, :func:`group_channels`, :func:`stage_channels`;
+* :func:`width_fractions` (Eq. 6), :func:`round_channels`, :func:`group_channels`, :func:`stage_channels`
+  (the models of these stages: :func:`growth.how.width.build_stage_model`, :func:`growth.how.width.stage_models`);
 * :func:`stage_epochs` (Eq. 7); :func:`stage_batch_sizes` (Eq. 8);
 * :func:`schedule_cost`: the training cost relative to the full model trained for the whole budget.
 """
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 from dataclasses import dataclass
@@ -26,13 +26,13 @@ import torch
 from torch import nn
 
 from ..cost import training_macs_per_sample
-from ..models import build_model
+from ..models import build_model, channel_counts
 from ..protocol import GrowthContext
 
 __all__ = [
-    "EPOCH_KINDS", "EPOCH_ROUNDINGS", "ROUNDINGS", "StageBoundaries", "build_stage_model", "full_channels",
-    "group_channels", "round_channels", "schedule_cost", "stage_batch_sizes", "stage_boundaries", "stage_channels",
-    "stage_epochs", "stage_models", "width_fractions",
+    "EPOCH_KINDS", "EPOCH_ROUNDINGS", "ROUNDINGS", "StageBoundaries", "full_channels", "group_channels",
+    "round_channels", "schedule_cost", "stage_batch_sizes", "stage_boundaries", "stage_channels", "stage_epochs",
+    "width_fractions",
 ]
 
 ROUNDINGS = ("even", "nearest", "ceil-even")
@@ -88,8 +88,6 @@ def round_channels(x: float, rounding: str = "even") -> int:
 def full_channels(name: str, *, width: float = 1.0, num_classes: int = 10, image_size: int = 32) -> dict[str, int]:
     """Each channel group's count in the full model ``build_model(name, ..., width=width)`` (built on
     the ``meta`` device: no memory, no init)."""
-    from ..how.width import channel_counts
-
     with torch.device("meta"):
         model = build_model(name, num_classes=num_classes, image_size=image_size, width=width)
     return channel_counts(model)
@@ -115,42 +113,14 @@ def stage_channels(name: str, fractions: Sequence[float], *, width: float = 1.0,
                            rounding=rounding) for f in fractions]
 
 
-def build_stage_model(name: str, channels: dict[str, int], fraction: float, *, width: float = 1.0,
-                      num_classes: int = 10, image_size: int = 32, method: str = "vt", noise: float = 0.0,
-                      generator: torch.Generator | None = None) -> nn.Module:
-    """The model ``name`` with exactly ``channels`` per group (e.g. the seed, :func:`stage_channels`'s
-    first entry): ``build_model(name, width=fraction * width)`` (the family's own initialisation), then
-    the groups that the schedule's rounding made wider than ``build_model``'s (half up) are widened
-    with :func:`growth.how.grow_width` (``method``, ``noise``, ``generator``).  ``ValueError`` naming
-    the groups where the rounding gives fewer channels than ``build_model``."""
-    from ..how.width import channel_counts, grow_width
+def __getattr__(name: str) -> Any:
+    """``stage_models`` moved to :mod:`growth.how.width` (it grows models: an operator's work); this name
+    stays for ``notebooks/vt_batch_adaptation.ipynb``, which imports it from here, and is imported on use."""
+    if name == "stage_models":
+        from ..how.width import stage_models
 
-    model = build_model(name, num_classes=num_classes, image_size=image_size, width=fraction * width)
-    built = channel_counts(model)
-    narrower = [g for g, n in built.items() if channels.get(g, n) < n]
-    if narrower:
-        raise ValueError(f"channels={channels!r}: group(s) {', '.join(narrower)} of {name} at width "
-                         f"{fraction * width:g} have {', '.join(str(built[g]) for g in narrower)} channels, more than "
-                         "the schedule's rounding gives: choose another rounding or c0")
-    if channels != built:
-        grow_width(model, channels=channels, method=method, noise=noise, generator=generator)
-    return model
-
-
-def stage_models(name: str, channels: Sequence[dict[str, int]], c0: float, *, width: float = 1.0,
-                 num_classes: int = 10, image_size: int = 32) -> list[nn.Module]:
-    """One model per stage, for costing a schedule: the seed (:func:`build_stage_model` at fraction
-    ``c0``), then copies grown stage by stage (method ``random``, no noise).  Growing them also checks
-    that the schedule can be grown (e.g. option-A shortcuts need room), before any training."""
-    from ..how.width import grow_width
-
-    models = [build_stage_model(name, channels[0], c0, width=width, num_classes=num_classes,
-                                image_size=image_size, method="random")]
-    for stage in channels[1:]:
-        model = copy.deepcopy(models[-1])
-        grow_width(model, channels=stage, method="random")
-        models.append(model)
-    return models
+        return stage_models
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --------------------------------------------------------------------------- Eq. 7: the epochs

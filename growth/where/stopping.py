@@ -37,8 +37,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from ..metrics import check_metric, improvement, metric_values, resolve_mode
 from ..protocol import GrowthContext
-from ..when.convergent import check_metric, improvement, metric_values, resolve_mode
 
 ANCHORS = ("trailing", "growth")
 AT_BUDGET = ("stop", "grow")

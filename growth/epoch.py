@@ -1,0 +1,81 @@
+"""One pass over a loader: a training epoch (:func:`train_epoch`) and an evaluation (:func:`evaluate`).
+
+The training loop (:mod:`growth.train`) runs them every epoch; operators that train or score a model
+while they initialise it (:mod:`growth.how.depth_init`) run the same two functions.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+
+__all__ = ["evaluate", "train_epoch"]
+
+
+def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
+                observer_seconds=None, probe=None) -> tuple[float, float, int, int | None]:
+    """One pass over the training loader: mean loss and accuracy (%) accumulated on the device, samples
+    seen, and the index of the first step whose loss was not finite (None: none was).
+
+    ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
+    ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
+    :class:`~growth.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
+    of any method.  Finiteness is checked on the device, read once at the end of the epoch.
+    """
+    model.train()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    first_bad = torch.full((), -1, dtype=torch.long, device=device)
+    seen = 0
+    for step, (x, y) in enumerate(loader):
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            out = model(x)
+            loss = criterion(out, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if observers:
+            start = time.perf_counter()
+            for observe in observers:
+                observe(model)
+            if observer_seconds is not None:
+                observer_seconds[0] += time.perf_counter() - start
+        if probe is not None:
+            probe(model)
+        loss = loss.detach()
+        first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
+        loss_sum += loss * y.numel()
+        correct += (out.argmax(1) == y).sum()
+        seen += y.numel()
+    if seen == 0:
+        raise ValueError("the training split is empty: check the dataset size, subsample and val_fraction")
+    bad = int(first_bad)
+    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen, None if bad < 0 else bad
+
+
+@torch.inference_mode()
+def evaluate(model: nn.Module, loader, criterion=None, *, amp_dtype=None, channels_last=False) -> tuple[float, float]:
+    """Mean loss and accuracy (%) of ``model`` in eval mode over ``loader``."""
+    criterion = criterion or nn.CrossEntropyLoss()
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = 0
+    for x, y in loader:
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            out = model(x)
+        loss_sum += criterion(out.float(), y) * y.numel()
+        correct += (out.argmax(1) == y).sum()
+        seen += y.numel()
+    model.train(was_training)
+    if seen == 0:
+        return float("nan"), float("nan")
+    return loss_sum.item() / seen, 100.0 * correct.item() / seen
