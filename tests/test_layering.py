@@ -15,12 +15,6 @@ FORBIDDEN = {
     "growth.when": ("growth.train", "growth.recipes", "growth.how", "growth.where"),
 }
 
-#: The one upward import kept, (module, enclosing function, imported module): the name
-#: ``growth.when.width_schedule.stage_models`` (moved to growth.how.width) stays importable, on use, for
-#: notebooks/vt_batch_adaptation.ipynb, which imports it from there and must not change now.
-ALLOWED = {("growth.when.width_schedule", "__getattr__", "growth.how.width")}
-
-
 def _imports(source: str, module: str) -> list[tuple[str | None, str, int]]:
     """``(enclosing function or None, imported module, line)`` of every import in ``source``, the
     source of ``module`` (a package's ``__init__`` named ``package.__init__``; relative imports resolved; ``from a import b`` gives ``a`` and ``a.b``, as
@@ -63,8 +57,7 @@ def _violations(source: str, module: str) -> list[str]:
         return []
     return [f"{module}:{line} imports {target}" + (f" (in {function}())" if function else "")
             for function, target, line in _imports(source, module)
-            if _under(target, FORBIDDEN[layer])
-            and not any(module == m and function == f and _under(target, (t,)) for m, f, t in ALLOWED)]
+            if _under(target, FORBIDDEN[layer])]
 
 
 def _modules() -> list[tuple[str, Path]]:
@@ -82,12 +75,6 @@ def test_imports_point_down(module, path):
     assert not _violations(path.read_text(encoding="utf-8"), module)
 
 
-def test_every_allowed_upward_import_is_still_there():
-    for module, function, target in ALLOWED:
-        path = PACKAGE.parent.joinpath(*module.split(".")).with_suffix(".py")
-        assert (function, target) in {(f, t) for f, t, _ in _imports(path.read_text(encoding="utf-8"), module)}
-
-
 @pytest.mark.parametrize("source,module", [
     ("from ..train import evaluate", "growth.how.depth_init"),
     ("def f():\n    from ...recipes import vt", "growth.how.sub.x"),
@@ -97,7 +84,6 @@ def test_every_allowed_upward_import_is_still_there():
     ("import growth.when.convergent", "growth.where.stopping"),
     ("from growth.where import stages", "growth.when.periodic"),
     ("import importlib\nimportlib.import_module('growth.train')", "growth.when.periodic"),
-    ("from ..how.width import stage_models", "growth.when.width_schedule"),  # allowed only in __getattr__
 ])
 def test_the_check_sees_an_upward_import(source, module):
     assert _violations(source, module)

@@ -10,7 +10,8 @@ import pytest
 from growth.__main__ import main
 from growth.history import History
 from growth.recipes import RECIPES
-from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config, width_method
+from growth.how import Net2Net, VarianceTransfer, VTConstraint
+from growth.recipes.vt import VARIANTS, plan, run_vt, vt_config, width_method, width_operator
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset_options": {"num_train": 160, "num_test": 64, "num_classes": 10}}
@@ -57,6 +58,21 @@ def test_width_method_replaces_the_variants_way_of_filling_new_units(one_thread)
     assert width_method(vt_config("smoke", variant="large", width_method="vt")) is None
 
 
+def test_rescale_without_bn_reaches_the_operator_and_the_cli(tmp_path, one_thread):
+    """VT rescales the layers no BatchNorm reads by default (the paper's rule); the recipe's option keeps them."""
+    assert width_operator(vt_config("smoke", variant="growing+vt")) == VarianceTransfer(rescale_without_bn=True)
+    kept = vt_config("smoke", variant="full", rescale_without_bn=False)
+    assert width_operator(kept) == VarianceTransfer(rescale_without_bn=False)
+    assert width_operator(vt_config("smoke", variant="growing+vt", width_method="vt-constraint",
+                                    rescale_without_bn=False)) == VTConstraint(rescale_without_bn=False)
+    assert width_operator(vt_config("smoke", variant="net2net", rescale_without_bn=False)) == Net2Net()
+    assert width_operator(vt_config("smoke", variant="large")) is None
+    out = tmp_path / "h.json"
+    args = ["run", "vt", "--profile", "smoke", "--model", "MLP", "--rounding", "ceil-even", "--no-rescale-without-bn", "--dataset-option",
+            "num_train=160", "--dataset-option", "num_test=64", "--out", str(out)]
+    assert main(args) == 0 and History.load(out).meta["recipe_config"]["rescale_without_bn"] is False
+
+
 def test_batch_size_adaptation_changes_the_batch_per_stage(one_thread):
     run = run_vt(vt_config("smoke", batch_adapt=True, batch_size=16, **TINY), progress=False)
     assert [s["batch_size"] for s in run.history.meta["stages"]] == [64, 32, 16]
@@ -83,6 +99,7 @@ def test_the_paper_plan_and_defaults():
     ({"c0": 0}, r"c0=0 is not allowed"),
     ({"stages": 0}, r"stages=0 is not allowed: use a positive integer"),
     ({"batch_adapt": "yes"}, r"batch_adapt='yes' is not allowed: use True or False"),
+    ({"rescale_without_bn": 0}, r"rescale_without_bn=0 is not allowed: use True or False"),
     ({"ra_rule": "sqrt"}, r"ra_rule='sqrt' is unknown"),
     ({"width_method": "copy"}, r"width_method='copy' is unknown: choose one of random, net2net, vt, vt-constraint"),
     ({"colour": 1}, r"unknown VT parameter\(s\) \['colour'\]"),

@@ -30,6 +30,9 @@ The ablation rows (Sec. 4, the ablation table) are ``variant``:
 ``width_method`` replaces a growing variant's way of filling new units by any of
 :data:`growth.how.WIDTH_METHODS` (App. A: ``growing+vt`` with ``width_method="vt-constraint"`` is
 VT-constraint, with ``"random"`` the standard initialisation); ``None`` keeps the variant's.
+``rescale_without_bn`` (VT, VT-constraint): rescale the old weights of layers no BatchNorm reads,
+as the paper writes (True, the default), or keep them and the network's function (False;
+:class:`growth.how.VarianceTransfer`).
 
 Paper setting (profile ``paper``): SGD, LR 0.1, momentum 0.9, weight decay 5e-4 (the values lost in
 our copy; the usual CIFAR ones [secondary]), batch 128, cosine LR over the whole budget, 160 epochs
@@ -65,7 +68,7 @@ import torch
 from ..cost import forward_macs
 from ..data import list_datasets
 from ..data import load as load_dataset
-from ..how import WIDTH_METHODS, AddWidth
+from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
 from ..models import build_model, channel_counts, parse_name, width_families
 from ..probe import StageNormProbe
@@ -80,7 +83,7 @@ from ..when.width_schedule import (
 from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
 
 __all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config",
-           "width_method"]
+           "width_method", "width_operator"]
 
 PAPER = ("Yuan, Savarese, Maire. Accelerated Training via Incrementally Growing Neural Networks using Variance "
          "Transfer and Learning Rate Adaptation. NeurIPS 2023.")
@@ -105,6 +108,7 @@ class VTConfig:
 
     variant: str = "full"
     width_method: str | None = None
+    rescale_without_bn: bool = True
     model: str = "ResNet-20"
     width: float = 1.0
     dataset: str = "cifar10"
@@ -189,7 +193,7 @@ class VTConfig:
         check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("ra_rule", self.ra_rule, RULES)
-        for name in ("batch_adapt", "augment") + (("reset_momentum",) if self.reset_momentum is not None else ()):
+        for name in ("batch_adapt", "augment", "rescale_without_bn") + (("reset_momentum",) if self.reset_momentum is not None else ()):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
         resolve_device(self.device)
@@ -268,6 +272,17 @@ def width_method(config: VTConfig) -> str | None:
     return config.width_method or VARIANTS[config.variant][0]
 
 
+def width_operator(config: VTConfig) -> WidthMethod | None:
+    """The :class:`growth.how.WidthMethod` that fills ``config``'s new units (None: ``large``), with
+    ``rescale_without_bn`` where the method has it."""
+    method = width_method(config)
+    if method is None:
+        return None
+    options = {f.name for f in fields(WIDTH_METHODS[method])}
+    return WIDTH_METHODS[method](**({"rescale_without_bn": config.rescale_without_bn}
+                                    if "rescale_without_bn" in options else {}))
+
+
 def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
     """when / where / how: grow at the stage boundaries to the next stage's channel counts with the
     variant's method or ``width_method`` (None for ``large``)."""
@@ -275,7 +290,7 @@ def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | Non
     method = width_method(cfg)
     if method is None:
         return None
-    how = AddWidth(channels=[s["channels"] for s in stages], method=method, noise=cfg.noise)
+    how = AddWidth(channels=[s["channels"] for s in stages], method=width_operator(cfg), noise=cfg.noise)
     return Grower(StageBoundaries([s["epochs"] for s in stages]), how.where, how,
                   name=f"VT-schedule({cfg.variant}, {len(stages)} stages, {method})")
 
@@ -315,7 +330,7 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
         model = build_model(cfg.model, **shape)
     else:
         model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
-                                  method=width_method(cfg), noise=cfg.noise,
+                                  method=width_operator(cfg), noise=cfg.noise,
                                   generator=torch.Generator().manual_seed(cfg.seed), **shape)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
                 "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
@@ -377,6 +392,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--variant", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
     a("--width-method", dest="width_method",
       help="fill new units by random, net2net, vt or vt-constraint instead of the variant's way (App. A)")
+    a("--rescale-without-bn", dest="rescale_without_bn", action=argparse.BooleanOptionalAction, default=None,
+      help="VT: rescale the old weights of layers no BatchNorm reads, as the paper (default), or keep them and "
+           "the function (--no-rescale-without-bn)")
     a("--model", help="full model: ResNet-20, ResNet-18, VGG-11, VGG-19, MobileNetV1, CNN4, MLP, ...")
     a("--width", type=float, help="width multiplier of the full model (1.0 is the paper's)")
     a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, imagenet, ...")
@@ -404,7 +422,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", help="auto, cpu, cuda or cuda:N")
 
 
-_CLI_FIELDS = ("variant", "width_method", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
+_CLI_FIELDS = ("variant", "width_method", "rescale_without_bn", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
                "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding", "batch_adapt", "noise", "seed",
                "device", "probe", "ra_rule")
 

@@ -113,16 +113,6 @@ def stage_channels(name: str, fractions: Sequence[float], *, width: float = 1.0,
                            rounding=rounding) for f in fractions]
 
 
-def __getattr__(name: str) -> Any:
-    """``stage_models`` moved to :mod:`growth.how.width` (it grows models: an operator's work); this name
-    stays for ``notebooks/vt_batch_adaptation.ipynb``, which imports it from here, and is imported on use."""
-    if name == "stage_models":
-        from ..how.width import stage_models
-
-        return stage_models
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # --------------------------------------------------------------------------- Eq. 7: the epochs
 
 
