@@ -88,16 +88,24 @@ def contexts(values_by_epoch, trigger, grow_at=()):
 
 
 def test_trigger_rule_window_tolerance_and_its_decay(monkeypatch):
-    values = iter([1.0, 1.0, 1.2, 1.5, 1.6, 1.6, 1.6, 2.0, 2.1])
+    series = [1.0, 1.0, 1.2, 1.5, 1.6, 1.6, 1.6, 2.0, 2.1]
+    values = iter(series * 2)
     monkeypatch.setattr("growth.when.lipgrow.model_lipschitz", lambda *a, **k: (next(values), 7))
-    trig = LipGrow(window=2, tolerance=1.4)
     # smoothed (window 2): e2 1.0 (base), e3 1.1, e4 1.35, e5 1.55 -> ratio 1.55 > 1.4: fires at 5
-    fired, h = contexts(range(9), trig, grow_at=(5,))
-    # after the growth at 5 a new series: e6 1.6, e7 1.6 (base 1.6), e8 1.8 (1.125 < 1.2), e9 2.05 (1.28 > 1.2)
-    assert fired[0] == 5 and fired[1] == 9
+    # after the growth at 5 a new series: e6 1.6, e7 1.6 (base 1.6), e8 1.8 (1.125), e9 2.05 (1.28)
+    fired, h = contexts(range(9), LipGrow(window=2, tolerance=1.4), grow_at=(5,))
+    assert fired == [5]  # the authors' final code: the tolerance stays 1.4
     assert h.epochs[4]["lipschitz_ratio"] == pytest.approx(1.55)
-    assert h.epochs[8]["lipschitz_tolerance"] == pytest.approx(1.2)
+    assert h.epochs[8]["lipschitz_tolerance"] == pytest.approx(1.4)
     assert h.epochs[0]["lipschitz_macs"] == 7 and "lipschitz_seconds" in h.epochs[0]
+    # their first commit halved the excess after each growth: 1.2 after the first, so e9 (1.28) fires
+    fired, h = contexts(range(9), LipGrow(window=2, tolerance=1.4, tolerance_decay=0.5), grow_at=(5,))
+    assert fired == [5, 9] and h.epochs[8]["lipschitz_tolerance"] == pytest.approx(1.2)
+
+
+def test_defaults_are_the_authors_final_code():
+    trigger = LipGrow()
+    assert (trigger.window, trigger.tolerance, trigger.tolerance_decay, trigger.iterations) == (10, 1.4, 1.0, 100)
 
 
 @pytest.mark.parametrize("name, targets, after", [

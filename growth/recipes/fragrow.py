@@ -42,8 +42,9 @@ the training set held out for validation (500 images), SGD momentum 0.9, batch 1
 0.1 and weight decay 1e-4 / 5e-4 / 1e-4 for ResNet / VGG / MobileNetV2 (Table 4); ImageNet: 120
 epochs, batch 256, LR 0.1, weight decay 1e-4 / 1e-4 / 4e-5.  Where we had to choose (each a
 parameter): the convergent baseline's patience (``ceil(I_max / 2)``) and threshold (0.05 points)
-[open]; LipGrow's window 10, tolerance 1.4 halved in excess after each growth, 10 power iterations,
-residual branches scaled by ``1/sqrt(2)`` at each doubling [code/NOTES]; MoGrow's decay 0.999 [code].
+[open]; LipGrow's window 10, tolerance 1.4 kept after each growth, 100 power iterations,
+residual branches scaled by ``1/sqrt(2)`` at each doubling, as the authors' final code (their first
+commit halved the excess tolerance after each growth: ``lipgrow_tolerance_decay=0.5``); MoGrow's decay 0.999 [code].
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ from ..protocol import FineTune, Grower
 from ..train import Run, TrainConfig, resolve_device, seed_everything, train
 from ..when import AtEpochs, AtLatest, Convergent, FRAGrow, LipGrow
 from ..when.fragrow import blocks_to_add, history_mean_training_epochs, max_interval, speed_schedule
+from ..when.lipgrow import POWER_ITERATIONS
 from ..where import AllStages, RoundRobin, Sequential
 from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
 
@@ -108,7 +110,8 @@ class FRAGrowConfig:
     convergent_delta: float = 0.05
     lipgrow_window: int = 10
     lipgrow_tolerance: float = 1.4
-    lipgrow_iterations: int = 10
+    lipgrow_tolerance_decay: float = 1.0
+    lipgrow_iterations: int = POWER_ITERATIONS
     lipgrow_scale: float = 1 / math.sqrt(2)
     mogrow_decay: float = 0.999
     width: float = 1.0
@@ -195,6 +198,7 @@ class FRAGrowConfig:
         check_number("convergent_delta", self.convergent_delta, minimum=0.0)
         check_int("lipgrow_window", self.lipgrow_window, minimum=1)
         check_number("lipgrow_tolerance", self.lipgrow_tolerance, minimum=1.0, open_low=True)
+        check_number("lipgrow_tolerance_decay", self.lipgrow_tolerance_decay, minimum=0.0, maximum=1.0, open_low=True)
         check_int("lipgrow_iterations", self.lipgrow_iterations, minimum=1)
         check_number("lipgrow_scale", self.lipgrow_scale, minimum=0.0, open_low=True)
         check_number("mogrow_decay", self.mogrow_decay, minimum=0.0, maximum=1.0, open_high=True)
@@ -335,7 +339,8 @@ def build_grower(config: FRAGrowConfig) -> Grower | None:
     finetune = FineTune(epochs=None, schedule="cosine", lr=c.lr)
     if c.policy == "lipgrow":
         trigger = AtLatest(LipGrow(window=c.lipgrow_window, tolerance=c.lipgrow_tolerance,
-                                   iterations=c.lipgrow_iterations), growths=doublings(seed, target), by=by,
+                                   tolerance_decay=c.lipgrow_tolerance_decay, iterations=c.lipgrow_iterations),
+                           growths=doublings(seed, target), by=by,
                            gap=c.lipgrow_window)
         return Grower(trigger, AllStages(target), DoubleBlocks(target, scale=c.lipgrow_scale), finetune=finetune,
                       name=f"LipGrow(window={c.lipgrow_window}, tolerance={c.lipgrow_tolerance:g})")

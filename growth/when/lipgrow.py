@@ -15,11 +15,13 @@ The bound (as the authors' public code computes it, [code]):
 The trigger (:class:`LipGrow`, the authors' ``TolTrigger``): after each growth the per-epoch values
 start a new series; its mean over the last ``window`` epochs is compared with the first such mean
 (the value "right after the previous growth"); the net grows when the ratio exceeds ``tolerance``
-(1.4), and every growth halves the excess tolerance (``1.4 -> 1.2 -> 1.1``, ``tolerance_decay``) as
-the code does.  The growth doubles every block (:class:`growth.how.DoubleBlocks`); forced growths that
+(1.4, the authors' launch script), the same after every growth, as their final code; their first
+commit halved the excess tolerance at each growth (``1.4 -> 1.2 -> 1.1``), which
+``tolerance_decay=0.5`` gives.  The growth doubles every block (:class:`growth.how.DoubleBlocks`); forced growths that
 keep 30 epochs for the final net are :class:`growth.when.AtLatest`'s job.
 
-Cost: every estimate runs ``iterations`` power iterations per conv (warm-started from the last
+Cost: every estimate runs ``iterations`` power iterations per conv (100, as the authors' code;
+warm-started from the last
 epoch's vectors), each one convolution and one transposed convolution on a single input; their
 MACs are charged to the run (``ctx.cost.add_extra(macs, "LipGrow")``) and their seconds recorded
 per epoch (``lipschitz_seconds``).
@@ -38,13 +40,16 @@ from ..machine import exact_sqrt
 from ..protocol import GrowthContext
 from .convergent import last_growth
 
+#: Power iterations per conv and estimate, as the authors' code (their hooks' ``n_power_iterations``).
+POWER_ITERATIONS = 100
+
 __all__ = ["LipGrow", "batchnorm_lipschitz", "block_lipschitz", "conv_input_shapes", "conv_macs",
            "conv_spectral_norm", "model_lipschitz"]
 
 _SKIP = ("shortcut", "downsample")
 
 
-def conv_spectral_norm(conv: nn.Conv2d, input_shape: tuple[int, int, int], *, iterations: int = 10,
+def conv_spectral_norm(conv: nn.Conv2d, input_shape: tuple[int, int, int], *, iterations: int = POWER_ITERATIONS,
                        start: torch.Tensor | None = None) -> tuple[float, torch.Tensor]:
     """Power iteration for the spectral norm of ``conv`` (weights only, no bias) as the linear map of
     one ``input_shape`` = ``(C, H, W)`` input.  Returns ``(sigma, v)``; pass ``v`` back as ``start``
@@ -116,7 +121,7 @@ def conv_macs(conv: nn.Conv2d, input_shape: tuple[int, int, int]) -> int:
     return conv.out_channels * out_h * out_w * (conv.in_channels // conv.groups) * kh * kw
 
 
-def block_lipschitz(block: nn.Module, shapes: dict, *, iterations: int = 10, vectors: dict | None = None) -> tuple[float, int]:
+def block_lipschitz(block: nn.Module, shapes: dict, *, iterations: int = POWER_ITERATIONS, vectors: dict | None = None) -> tuple[float, int]:
     """The bound of one block: product over its residual branch's convs (spectral norms) and BNs.
     Returns ``(bound, MACs spent)``; ``vectors`` (conv -> last power-iteration vector) is read and updated."""
     bound, macs = 1.0, 0
@@ -133,7 +138,7 @@ def block_lipschitz(block: nn.Module, shapes: dict, *, iterations: int = 10, vec
     return bound, macs
 
 
-def model_lipschitz(model: nn.Module, input_shape: tuple[int, int, int], *, iterations: int = 10,
+def model_lipschitz(model: nn.Module, input_shape: tuple[int, int, int], *, iterations: int = POWER_ITERATIONS,
                     vectors: dict | None = None) -> tuple[float, int]:
     """LipGrow's monitored value: the mean of :func:`block_lipschitz` over every block of every stage
     of a :class:`growth.models.GrowableNet`.  Returns ``(mean bound, MACs spent)``."""
@@ -151,14 +156,14 @@ def model_lipschitz(model: nn.Module, input_shape: tuple[int, int, int], *, iter
 class LipGrow:
     """Grow when the smoothed Lipschitz bound exceeds ``tolerance`` times its value after the last
     growth (module docstring).  ``window``: epochs averaged (10); ``tolerance``: 1.4; ``tolerance_decay``:
-    the excess ``tolerance - 1`` is multiplied by it after each growth (0.5, the code; 1 keeps it);
-    ``iterations``: power iterations per conv per epoch.  Writes ``lipschitz``, ``lipschitz_smooth``,
+    the excess ``tolerance - 1`` is multiplied by it after each growth (1 keeps it, the authors' final
+    code; 0.5 their first commit); ``iterations``: power iterations per conv per epoch (100).  Writes ``lipschitz``, ``lipschitz_smooth``,
     ``lipschitz_ratio`` and ``lipschitz_seconds`` into the epoch's History record."""
 
     window: int = 10
     tolerance: float = 1.4
-    tolerance_decay: float = 0.5
-    iterations: int = 10
+    tolerance_decay: float = 1.0
+    iterations: int = POWER_ITERATIONS
     name: str = "lipgrow"
     _series: list[float] = field(default_factory=list, init=False, repr=False)
     _base: float | None = field(default=None, init=False, repr=False)
