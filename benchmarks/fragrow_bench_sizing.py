@@ -31,6 +31,14 @@ REGIMES = {
     "bench overfit (500 images, difficulty 1.5, no augmentation)": ("overfit", {}),
     "500 images, difficulty 1.5, augmentation": ("overfit", {"augment": True}),
     "bench underfit (1200 images, 40 classes, augmentation)": ("underfit", {}),
+    # candidates between the overfitting regime (train-val gap near 70 points) and augmentation (near 0)
+    "1000 images, difficulty 1.5, no augmentation": (
+        "overfit", {"dataset_options": {"num_train": 1000, "num_test": 500, "num_classes": 10, "difficulty": 1.5}}),
+    "2000 images, difficulty 1.5, no augmentation": (
+        "overfit", {"dataset_options": {"num_train": 2000, "num_test": 500, "num_classes": 10, "difficulty": 1.5}}),
+    "500 images, difficulty 1.0, augmentation": (
+        "overfit", {"augment": True,
+                    "dataset_options": {"num_train": 500, "num_test": 500, "num_classes": 10, "difficulty": 1.0}}),
 }
 FAMILIES = ("resnet", "vgg", "mobilenet")
 
