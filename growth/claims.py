@@ -142,8 +142,9 @@ def judge(a: Sequence[float], b: Sequence[float], *, kind: str, margin: float, c
 
     ``margin`` (> 0, in ``units``) is the smallest effect that counts, declared before the runs.
     ``not_judged`` gives the reason a comparison would mean nothing (e.g. "the Large baseline never
-    trained"): the verdict is then "not judged".  With fewer than ``min_seeds`` values in an arm the
-    verdict is "not run", saying how many seeds it needs.
+    trained"): the verdict is then "not judged", and ``a`` or ``b`` may be ``None`` (not measured).
+    With fewer than ``min_seeds`` values in an arm the verdict is "not run", saying how many seeds it
+    needs.
     """
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not allowed: use one of {', '.join(KINDS)}")
@@ -151,11 +152,13 @@ def judge(a: Sequence[float], b: Sequence[float], *, kind: str, margin: float, c
         raise ValueError(f"margin={margin!r} is not allowed: declare a positive effect that counts, in {units}")
     if isinstance(min_seeds, bool) or not isinstance(min_seeds, int) or min_seeds < 2:
         raise ValueError(f"min_seeds={min_seeds!r} is not allowed: use an integer of at least 2")
+    if not_judged:
+        n = tuple(0 if arm is None else len(arm) for arm in (a, b))
+        return Verdict(verdict=NOT_JUDGED, reason=not_judged, claim=claim, kind=kind, margin=float(margin),
+                       units=units, n=n)
     a, b = _values("a", a), _values("b", b)
     n = (len(a), len(b))
     base = dict(claim=claim, kind=kind, margin=float(margin), units=units, n=n)
-    if not_judged:
-        return Verdict(verdict=NOT_JUDGED, reason=not_judged, **base)
     if min(n) < min_seeds:
         return Verdict(verdict=NOT_RUN, reason=f"needs {min_seeds} seeds an arm, has {n[0]} and {n[1]}", **base)
     effect, (lo, hi) = interval(a, b, paired=paired, confidence=confidence)

@@ -89,6 +89,9 @@ def test_degenerate_reference_is_not_judged():
     v = judge([50, 51, 52], [10, 10, 10], kind="not_worse", margin=1.0,
               not_judged="the Large baseline never trained (loss 2.30)")
     assert v.verdict == NOT_JUDGED and "never trained" in v.line()
+    # an arm that was not measured (its reference diverged, say) needs no values to be not judged
+    v = judge(None, [10, 10, 10], kind="less", margin=1.0, not_judged="a run diverged")
+    assert v.verdict == NOT_JUDGED and v.n == (0, 3) and v.reason == "a run diverged"
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -17,9 +17,9 @@ FORBIDDEN = {
 
 def _imports(source: str, module: str) -> list[tuple[str | None, str, int]]:
     """``(enclosing function or None, imported module, line)`` of every import in ``source``, the
-    source of ``module`` (a package's ``__init__`` named ``package.__init__``; relative imports resolved; ``from a import b`` gives ``a`` and ``a.b``, as
-    ``b`` may be a module; ``importlib.import_module("...")`` and ``__import__("...")`` of a literal
-    name count too)."""
+    source of ``module`` (a package's ``__init__`` named ``package.__init__``; relative imports
+    resolved; ``from a import b`` gives ``a`` and ``a.b``, as ``b`` may be a module;
+    ``importlib.import_module("...")`` and ``__import__("...")`` of a literal name count too)."""
     package = module.split(".")[:-1]
     found: list[tuple[str | None, str, int]] = []
 

@@ -68,8 +68,8 @@ def test_rescale_without_bn_reaches_the_operator_and_the_cli(tmp_path, one_threa
     assert width_operator(vt_config("smoke", variant="net2net", rescale_without_bn=False)) == Net2Net()
     assert width_operator(vt_config("smoke", variant="large")) is None
     out = tmp_path / "h.json"
-    args = ["run", "vt", "--profile", "smoke", "--model", "MLP", "--rounding", "ceil-even", "--no-rescale-without-bn", "--dataset-option",
-            "num_train=160", "--dataset-option", "num_test=64", "--out", str(out)]
+    args = ["run", "vt", "--profile", "smoke", "--model", "MLP", "--rounding", "ceil-even", "--no-rescale-without-bn",
+            "--dataset-option", "num_train=160", "--dataset-option", "num_test=64", "--out", str(out)]
     assert main(args) == 0 and History.load(out).meta["recipe_config"]["rescale_without_bn"] is False
 
 

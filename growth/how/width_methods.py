@@ -298,8 +298,9 @@ class VarianceTransfer(WidthMethod):
     ``W' = [[c W, Z, -Z], [V, V]]`` per layer (pairs of new units; see the module's notes for the
     last unit of an odd count), ``V, Z`` with muP std, old weights rescaled by ``c``.
     ``rescale_without_bn``: also rescale layers whose output no BatchNorm reads (the paper's rule, the
-    default; the function then changes); ``False`` keeps those layers' old weights and the function.  ``needs_norms``: the operator marks each layer's
-    ``normalised`` (:func:`growth.how.width.normalised_layers`).
+    default; the function then changes); ``False`` keeps those layers' old weights and the function.
+    ``needs_norms``: the operator marks each layer's ``normalised``
+    (:func:`growth.how.width.normalised_layers`).
     """
 
     name: ClassVar[str] = "vt"

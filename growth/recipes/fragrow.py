@@ -44,7 +44,8 @@ epochs, batch 256, LR 0.1, weight decay 1e-4 / 1e-4 / 4e-5.  Where we had to cho
 parameter): the convergent baseline's patience (``ceil(I_max / 2)``) and threshold (0.05 points)
 [open]; LipGrow's window 10, tolerance 1.4 kept after each growth, 100 power iterations,
 residual branches scaled by ``1/sqrt(2)`` at each doubling, as the authors' final code (their first
-commit halved the excess tolerance after each growth: ``lipgrow_tolerance_decay=0.5``); MoGrow's decay 0.999 [code].
+commit halved the excess tolerance after each growth: ``lipgrow_tolerance_decay=0.5``); MoGrow's decay
+0.999 [code].
 """
 from __future__ import annotations
 
@@ -198,7 +199,8 @@ class FRAGrowConfig:
         check_number("convergent_delta", self.convergent_delta, minimum=0.0)
         check_int("lipgrow_window", self.lipgrow_window, minimum=1)
         check_number("lipgrow_tolerance", self.lipgrow_tolerance, minimum=1.0, open_low=True)
-        check_number("lipgrow_tolerance_decay", self.lipgrow_tolerance_decay, minimum=0.0, maximum=1.0, open_low=True)
+        check_number("lipgrow_tolerance_decay", self.lipgrow_tolerance_decay, minimum=0.0, maximum=1.0,
+                     open_low=True)
         check_int("lipgrow_iterations", self.lipgrow_iterations, minimum=1)
         check_number("lipgrow_scale", self.lipgrow_scale, minimum=0.0, open_low=True)
         check_number("mogrow_decay", self.mogrow_decay, minimum=0.0, maximum=1.0, open_high=True)

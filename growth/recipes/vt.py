@@ -193,7 +193,8 @@ class VTConfig:
         check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("ra_rule", self.ra_rule, RULES)
-        for name in ("batch_adapt", "augment", "rescale_without_bn") + (("reset_momentum",) if self.reset_momentum is not None else ()):
+        flags = ("batch_adapt", "augment", "rescale_without_bn")
+        for name in flags + (("reset_momentum",) if self.reset_momentum is not None else ()):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
         resolve_device(self.device)
@@ -422,9 +423,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--device", help="auto, cpu, cuda or cuda:N")
 
 
-_CLI_FIELDS = ("variant", "width_method", "rescale_without_bn", "model", "width", "dataset", "data_root", "optimizer", "lr", "batch_size", "epochs",
-               "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding", "batch_adapt", "noise", "seed",
-               "device", "probe", "ra_rule")
+_CLI_FIELDS = ("variant", "width_method", "rescale_without_bn", "model", "width", "dataset", "data_root", "optimizer",
+               "lr", "batch_size", "epochs", "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding",
+               "batch_adapt", "noise", "seed", "device", "probe", "ra_rule")
 
 
 def config_from_args(args: argparse.Namespace) -> VTConfig:

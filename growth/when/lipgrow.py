@@ -17,14 +17,13 @@ start a new series; its mean over the last ``window`` epochs is compared with th
 (the value "right after the previous growth"); the net grows when the ratio exceeds ``tolerance``
 (1.4, the authors' launch script), the same after every growth, as their final code; their first
 commit halved the excess tolerance at each growth (``1.4 -> 1.2 -> 1.1``), which
-``tolerance_decay=0.5`` gives.  The growth doubles every block (:class:`growth.how.DoubleBlocks`); forced growths that
-keep 30 epochs for the final net are :class:`growth.when.AtLatest`'s job.
+``tolerance_decay=0.5`` gives.  The growth doubles every block (:class:`growth.how.DoubleBlocks`);
+forced growths that keep 30 epochs for the final net are :class:`growth.when.AtLatest`'s job.
 
 Cost: every estimate runs ``iterations`` power iterations per conv (100, as the authors' code;
-warm-started from the last
-epoch's vectors), each one convolution and one transposed convolution on a single input; their
-MACs are charged to the run (``ctx.cost.add_extra(macs, "LipGrow")``) and their seconds recorded
-per epoch (``lipschitz_seconds``).
+warm-started from the last epoch's vectors), each one convolution and one transposed convolution on
+a single input; their MACs are charged to the run (``ctx.cost.add_extra(macs, "LipGrow")``) and
+their seconds recorded per epoch (``lipschitz_seconds``).
 """
 from __future__ import annotations
 
@@ -121,7 +120,8 @@ def conv_macs(conv: nn.Conv2d, input_shape: tuple[int, int, int]) -> int:
     return conv.out_channels * out_h * out_w * (conv.in_channels // conv.groups) * kh * kw
 
 
-def block_lipschitz(block: nn.Module, shapes: dict, *, iterations: int = POWER_ITERATIONS, vectors: dict | None = None) -> tuple[float, int]:
+def block_lipschitz(block: nn.Module, shapes: dict, *, iterations: int = POWER_ITERATIONS,
+                    vectors: dict | None = None) -> tuple[float, int]:
     """The bound of one block: product over its residual branch's convs (spectral norms) and BNs.
     Returns ``(bound, MACs spent)``; ``vectors`` (conv -> last power-iteration vector) is read and updated."""
     bound, macs = 1.0, 0
@@ -157,8 +157,9 @@ class LipGrow:
     """Grow when the smoothed Lipschitz bound exceeds ``tolerance`` times its value after the last
     growth (module docstring).  ``window``: epochs averaged (10); ``tolerance``: 1.4; ``tolerance_decay``:
     the excess ``tolerance - 1`` is multiplied by it after each growth (1 keeps it, the authors' final
-    code; 0.5 their first commit); ``iterations``: power iterations per conv per epoch (100).  Writes ``lipschitz``, ``lipschitz_smooth``,
-    ``lipschitz_ratio`` and ``lipschitz_seconds`` into the epoch's History record."""
+    code; 0.5 their first commit); ``iterations``: power iterations per conv per epoch (100).  Writes
+    ``lipschitz``, ``lipschitz_smooth``, ``lipschitz_ratio`` and ``lipschitz_seconds`` into the epoch's
+    History record."""
 
     window: int = 10
     tolerance: float = 1.4
