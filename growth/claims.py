@@ -144,7 +144,8 @@ def judge(a: Sequence[float], b: Sequence[float], *, kind: str, margin: float, c
     ``not_judged`` gives the reason a comparison would mean nothing (e.g. "the Large baseline never
     trained"): the verdict is then "not judged", and ``a`` or ``b`` may be ``None`` (not measured).
     With fewer than ``min_seeds`` values in an arm the verdict is "not run", saying how many seeds it
-    needs.
+    needs, whether or not the comparison would mean something (a profile of too few seeds tests no
+    claim).
     """
     if kind not in KINDS:
         raise ValueError(f"kind={kind!r} is not allowed: use one of {', '.join(KINDS)}")
@@ -152,17 +153,31 @@ def judge(a: Sequence[float], b: Sequence[float], *, kind: str, margin: float, c
         raise ValueError(f"margin={margin!r} is not allowed: declare a positive effect that counts, in {units}")
     if isinstance(min_seeds, bool) or not isinstance(min_seeds, int) or min_seeds < 2:
         raise ValueError(f"min_seeds={min_seeds!r} is not allowed: use an integer of at least 2")
-    if not_judged:
-        n = tuple(0 if arm is None else len(arm) for arm in (a, b))
-        return Verdict(verdict=NOT_JUDGED, reason=not_judged, claim=claim, kind=kind, margin=float(margin),
-                       units=units, n=n)
-    a, b = _values("a", a), _values("b", b)
-    n = (len(a), len(b))
+    n = tuple(0 if arm is None else len(arm) for arm in (a, b))
     base = dict(claim=claim, kind=kind, margin=float(margin), units=units, n=n)
+    too_few = NOT_RUN, f"needs {min_seeds} seeds an arm, has {n[0]} and {n[1]}"
+    if not_judged:
+        measured = a is not None and b is not None
+        verdict, reason = too_few if measured and min(n) < min_seeds else (NOT_JUDGED, not_judged)
+        return Verdict(verdict=verdict, reason=reason, **base)
+    a, b = _values("a", a), _values("b", b)
     if min(n) < min_seeds:
-        return Verdict(verdict=NOT_RUN, reason=f"needs {min_seeds} seeds an arm, has {n[0]} and {n[1]}", **base)
+        return Verdict(verdict=too_few[0], reason=too_few[1], **base)
     effect, (lo, hi) = interval(a, b, paired=paired, confidence=confidence)
     return Verdict(verdict=_decide(kind, effect, lo, hi, float(margin)), effect=effect, interval=(lo, hi), **base)
+
+
+def untrained(arm: str, accuracy: Sequence[float], *, chance: float, min_points: float) -> str | None:
+    """Why a comparison against ``arm`` would mean nothing, or ``None``: its mean ``accuracy`` (%, one
+    value per seed) is less than ``min_points`` above ``chance`` (%), so it never trained.  Give the
+    result to :func:`judge` as ``not_judged``."""
+    acc = _values("accuracy", accuracy)
+    if not acc:
+        raise ValueError("accuracy=[] is not allowed: give one accuracy per seed")
+    mean = sum(acc) / len(acc)
+    if mean < chance + min_points:
+        return f"{arm} never trained: mean accuracy {mean:.1f}%, chance {chance:.3g}%"
+    return None
 
 
 def not_run(claim: str, needs: str, *, kind: str = "greater", margin: float = 1.0, units: str = "points") -> Verdict:

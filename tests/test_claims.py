@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from growth.claims import (DOES_NOT_HOLD, HOLDS, INCONCLUSIVE, NOT_JUDGED, NOT_RUN, combine, interval, judge,
-                           not_run, read_claims, write_claims)
+                           not_run, read_claims, untrained, write_claims)
 
 T975_DF2 = 4.302652729911275   # Student t, 97.5% quantile, 2 degrees of freedom (tables)
 T975_DF4 = 2.7764451051977987  # 4 degrees of freedom
@@ -92,6 +92,20 @@ def test_degenerate_reference_is_not_judged():
     # an arm that was not measured (its reference diverged, say) needs no values to be not judged
     v = judge(None, [10, 10, 10], kind="less", margin=1.0, not_judged="a run diverged")
     assert v.verdict == NOT_JUDGED and v.n == (0, 3) and v.reason == "a run diverged"
+    # with too few seeds the claim was not run at all, whatever the reference did
+    v = judge([50], [10], kind="greater", margin=1.0, not_judged="the Large baseline never trained")
+    assert v.verdict == NOT_RUN and v.reason == "needs 3 seeds an arm, has 1 and 1"
+
+
+def test_untrained_reference_by_its_mean_above_chance():
+    # 10 classes: chance 10%; a mean of 14.0% is 4 points above it, under a 5-point bar
+    reason = untrained("the large net", [12.0, 14.0, 16.0], chance=10.0, min_points=5.0)
+    assert reason == "the large net never trained: mean accuracy 14.0%, chance 10%"
+    assert untrained("the large net", [14.0, 15.0, 16.0], chance=10.0, min_points=5.0) is None  # 15.0: at the bar
+    assert judge([50, 51, 52], [12, 14, 16], kind="greater", margin=1.0,
+                 not_judged=untrained("b", [12, 14, 16], chance=10.0, min_points=5.0)).verdict == NOT_JUDGED
+    with pytest.raises(ValueError, match=r"accuracy=\[\]"):
+        untrained("b", [], chance=10.0, min_points=5.0)
 
 
 @pytest.mark.parametrize("kwargs, message", [
