@@ -79,6 +79,24 @@ def mean_sd(values: Iterable[float], digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
+def describe_data(dataset: str, options: Mapping[str, Any] | None = None, *, val_fraction: float = 0.0,
+                  augment: bool | None = None) -> str:
+    """A page's data as its setting line names it, e.g. ``synthetic, 500 train / 500 test images, 10
+    classes, noise 1.0, 20% of train held out for validation, augmented``; a real dataset by its name."""
+    o = dict(options or {})
+    text = dataset
+    if dataset == "synthetic":
+        text += (f", {o['num_train']} train / {o['num_test']} test images, {o['num_classes']} classes, "
+                 f"noise {o.get('difficulty', 1.0):g}")
+        if o.get("prototypes_per_class", 1) != 1:
+            text += f" ({o['prototypes_per_class']} patterns a class)"
+    if val_fraction:
+        text += f", {100 * val_fraction:.3g}% of train held out for validation"
+    if augment is not None:
+        text += ", augmented" if augment else ", no augmentation"
+    return text
+
+
 def accuracy_sem(acc: Sequence[float], n_test: int) -> float:
     """Standard error of a mean test accuracy (%) over seeds: the seeds' spread, never below the test
     set's binomial sampling error (one seed has no spread)."""

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from growth.report import accuracy_sem, combine_verdicts, compare_means
+from growth.report import accuracy_sem, combine_verdicts, compare_means, describe_data
 
 
 def test_sem_is_the_seed_spread_when_it_exceeds_sampling_error():
@@ -86,3 +86,15 @@ def test_mean_sd_by_hand():
     assert mean_sd([42.123]) == "42.12"
     with pytest.raises(ValueError, match="one value per seed"):
         mean_sd([])
+
+
+def test_describe_data_names_what_a_number_was_measured_on():
+    options = {"num_train": 1200, "num_test": 500, "num_classes": 40, "prototypes_per_class": 2, "difficulty": 1.0}
+    assert describe_data("synthetic", options, val_fraction=0.1, augment=True) == (
+        "synthetic, 1200 train / 500 test images, 40 classes, noise 1 (2 patterns a class), "
+        "10% of train held out for validation, augmented")
+    assert describe_data("synthetic", {"num_train": 8, "num_test": 4, "num_classes": 2}, augment=False) == (
+        "synthetic, 8 train / 4 test images, 2 classes, noise 1, no augmentation")
+    assert describe_data("cifar100", val_fraction=0.01) == "cifar100, 1% of train held out for validation"
+    assert describe_data("imagenet", val_fraction=10_000 / 1_281_167) == (
+        "imagenet, 0.781% of train held out for validation")
