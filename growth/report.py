@@ -97,42 +97,6 @@ def describe_data(dataset: str, options: Mapping[str, Any] | None = None, *, val
     return text
 
 
-def accuracy_sem(acc: Sequence[float], n_test: int) -> float:
-    """Standard error of a mean test accuracy (%) over seeds: the seeds' spread, never below the test
-    set's binomial sampling error (one seed has no spread)."""
-    a = [float(v) for v in acc]
-    if not a or n_test < 1:
-        raise ValueError(f"acc={acc!r}, n_test={n_test!r}: need at least one accuracy and a positive test size")
-    mean = sum(a) / len(a)
-    p = min(max(mean / 100, 0.0), 1.0)
-    sampling = 100 * math.sqrt(p * (1 - p) / n_test) / math.sqrt(len(a))
-    spread = (math.sqrt(sum((v - mean) ** 2 for v in a) / (len(a) - 1)) / math.sqrt(len(a))) if len(a) > 1 else 0.0
-    return max(spread, sampling)
-
-
-def compare_means(a: Sequence[float], b: Sequence[float], *, sem_a: float, sem_b: float) -> tuple[float, float, str]:
-    """``mean(a) - mean(b)``, the tolerance (two standard errors of the difference) and the verdict on
-    "a is larger than b": ``holds``, ``does not hold`` (b larger beyond the tolerance) or
-    ``inconclusive (within noise)``, each "at this scale"."""
-    diff = sum(a) / len(a) - sum(b) / len(b)
-    tol = 2 * math.sqrt(sem_a ** 2 + sem_b ** 2)
-    verdict = ("holds at this scale" if diff > tol else "does not hold at this scale" if diff < -tol
-               else "inconclusive at this scale (within noise)")
-    return diff, tol, verdict
-
-
-def combine_verdicts(parts: Sequence[tuple[str, str]]) -> str:
-    """One verdict over several ``(verdict, detail)`` comparisons: holds if every part holds, does not
-    hold if any part does not, else inconclusive; the details follow."""
-    if not parts:
-        return "not judged: nothing to compare"
-    heads = [v for v, _ in parts]
-    head = ("holds at this scale" if all(h.startswith("holds") for h in heads)
-            else "does not hold at this scale" if any(h.startswith("does not") for h in heads)
-            else "inconclusive at this scale")
-    return head + ": " + "; ".join(f"{d} ({v.split(' at this scale')[0]})" for v, d in parts)
-
-
 #: Figure defaults for the book's content column (about 750 px wide): text stays legible when a
 #: figure of at most 8 inches is shown at that width.
 BOOK_FIGURES = {"figure.dpi": 110, "savefig.dpi": 110, "font.size": 10, "axes.titlesize": 10,
