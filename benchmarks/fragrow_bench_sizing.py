@@ -37,11 +37,9 @@ REGIMES = {
     "bench underfit (1200 images, 40 classes, augmentation)": ("underfit", {}),
     # candidates between the overfitting regime (train-val gap near 70 points) and augmentation (near 0)
     "1000 images, difficulty 1.5, no augmentation": (
-        "overfit", {"augment": False,
-                    "dataset_options": {"num_train": 1000, "num_test": 500, "num_classes": 10, "difficulty": 1.5}}),
+        "overfit", {"augment": False, "dataset_options": {**OVERFIT_500, "num_train": 1000, "difficulty": 1.5}}),
     "2000 images, difficulty 1.5, no augmentation": (
-        "overfit", {"augment": False,
-                    "dataset_options": {"num_train": 2000, "num_test": 500, "num_classes": 10, "difficulty": 1.5}}),
+        "overfit", {"augment": False, "dataset_options": {**OVERFIT_500, "num_train": 2000, "difficulty": 1.5}}),
     "500 images, difficulty 1.0, augmentation": (
         "overfit", {"augment": True, "dataset_options": {**OVERFIT_500, "difficulty": 1.0}}),
 }

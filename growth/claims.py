@@ -155,14 +155,13 @@ def judge(a: Sequence[float], b: Sequence[float], *, kind: str, margin: float, c
         raise ValueError(f"min_seeds={min_seeds!r} is not allowed: use an integer of at least 2")
     n = tuple(0 if arm is None else len(arm) for arm in (a, b))
     base = dict(claim=claim, kind=kind, margin=float(margin), units=units, n=n)
-    too_few = NOT_RUN, f"needs {min_seeds} seeds an arm, has {n[0]} and {n[1]}"
-    if not_judged:
-        measured = a is not None and b is not None
-        verdict, reason = too_few if measured and min(n) < min_seeds else (NOT_JUDGED, not_judged)
-        return Verdict(verdict=verdict, reason=reason, **base)
+    if not_judged and (a is None or b is None):
+        return Verdict(verdict=NOT_JUDGED, reason=not_judged, **base)
     a, b = _values("a", a), _values("b", b)
     if min(n) < min_seeds:
-        return Verdict(verdict=too_few[0], reason=too_few[1], **base)
+        return Verdict(verdict=NOT_RUN, reason=f"needs {min_seeds} seeds an arm, has {n[0]} and {n[1]}", **base)
+    if not_judged:
+        return Verdict(verdict=NOT_JUDGED, reason=not_judged, **base)
     effect, (lo, hi) = interval(a, b, paired=paired, confidence=confidence)
     return Verdict(verdict=_decide(kind, effect, lo, hi, float(margin)), effect=effect, interval=(lo, hi), **base)
 
