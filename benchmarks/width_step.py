@@ -3,7 +3,10 @@
 Times one ``growth.grow_width`` call growing ResNet-18 (CIFAR layout, 32x32, 10 classes) from width
 0.5 to 1.0, for every method of ``growth.how.WIDTH_METHODS`` (noise 0 and the VT paper's 1e-3),
 against ONE training step of the grown model: forward, backward and an SGD step (momentum 0.9) on a
-batch of 128 random 3x32x32 images.  Each growth runs on a fresh deep copy of the narrow model (the
+batch of 128 random 3x32x32 images.  The methods that look at data (``gradmax``: one forward /
+backward of the narrow model on a grow batch of 128 random images, the grow matrices, one SVD per
+group; its ReLUs swapped for ``ReLU1``) are timed apart, ``--data-repeats`` rounds, and their MACs
+(charged to the run) are set against the training step's (128 x 3 x fvcore forward MACs).  Each growth runs on a fresh deep copy of the narrow model (the
 copy is not timed).  The methods take turns, round after round, so that a drift of the machine (a
 VM's memory warming up) hits them alike; medians over ``--repeats`` rounds after one warm-up round.
 The process's very first call, recorded apart, pays torch's one-time set-up costs.  Results go to
@@ -26,8 +29,11 @@ import torch
 from torch import nn
 
 import growth
+from growth.cost import training_macs_per_sample
+from growth.data.core import TensorSplits
 from growth.files import atomic_write_json
 from growth.how import WIDTH_METHODS
+from growth.models import channel_counts, relu_one_at_zero
 from growth.train import describe_device, resolve_device
 from step_timing import sync, time_training_step
 
@@ -46,12 +52,37 @@ def time_growth(model: nn.Module, method: str, noise: float, seed: int, device: 
     return time.perf_counter() - start
 
 
+def grow_batch_data(batch_size: int, device: torch.device) -> TensorSplits:
+    """One grow batch of random images and labels, as the training split of a dataset."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 3, SIZE, SIZE, generator=g).to(device)
+    y = torch.randint(0, 10, (batch_size,), generator=g).to(device)
+    return TensorSplits("random", train=(x, y), val=(x[:0], y[:0]), test=(x[:1], y[:1]), num_classes=10,
+                        classes=[str(c) for c in range(10)], mean=(0.0,) * 3, std=(1.0,) * 3, flip=False, pad=0)
+
+
+def time_data_growth(model: nn.Module, method: str, data: TensorSplits, seed: int, device: torch.device,
+                     channels: dict[str, int] | None = None):
+    """(seconds, overhead MACs, overhead seconds) of one ``grow_width`` with a growth context (to width
+    ``TO``, or to ``channels``)."""
+    work = copy.deepcopy(model)
+    ctx = growth.GrowthContext(model=work, epoch=1, epochs=2, history=growth.History(), data=data, seed=seed)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    sync(device)
+    start = time.perf_counter()
+    size = {"channels": channels} if channels is not None else {"width": TO}
+    record = growth.grow_width(work, **size, method=method, generator=generator, context=ctx)
+    sync(device)
+    return time.perf_counter() - start, record.overhead_macs, record.overhead_seconds
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--step-repeats", type=int, default=3, help="training steps timed (each takes seconds on a CPU)")
     p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--data-repeats", type=int, default=3, help="rounds of the methods that look at data")
     p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/width_step_<device>.json)")
     args = p.parse_args(argv)
 
@@ -60,7 +91,7 @@ def main(argv=None):
     narrow = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=FROM).to(device)
     wide = growth.build_model(MODEL, num_classes=10, image_size=SIZE, width=TO).to(device)
     step = statistics.median(time_training_step(wide, args.step_repeats, args.batch_size, device, image_size=SIZE))
-    keys = [(method, noise) for method in WIDTH_METHODS for noise in NOISES]
+    keys = [(method, noise) for method, cls in WIDTH_METHODS.items() if not cls.needs_data for noise in NOISES]
     first_call = time_growth(narrow, *keys[0], 0, device)
     times = {key: [] for key in keys}
     for r in range(args.repeats + 1):  # round-robin, so that a drift of the machine hits every method alike
@@ -72,6 +103,28 @@ def main(argv=None):
         grow_s[key] = round(statistics.median(seconds[1:]), 6)  # round 0 warms every method up
         grow_min_s[key] = round(min(seconds[1:]), 6)
         print(f"{key}: median {grow_s[key] * 1e3:.1f} ms, fastest {grow_min_s[key] * 1e3:.1f} ms")
+    step_macs = args.batch_size * training_macs_per_sample(wide)
+    data = grow_batch_data(args.batch_size, device)
+    narrow_relu1 = copy.deepcopy(narrow)
+    relu_one_at_zero(narrow_relu1)
+    data_methods = {}
+    full = channel_counts(wide)
+    inner = {g: full[g] for g in full if g.endswith(".conv1")}  # GradMax's own setting: blocks' inner widths
+    settings = [(method, None) for method, cls in WIDTH_METHODS.items() if cls.needs_data]
+    settings += [(method, inner) for method, _ in settings]
+    for method, channels in settings:
+        runs = [time_data_growth(narrow_relu1, method, data, r, device, channels)
+                for r in range(args.data_repeats + 1)]
+        seconds = [r[0] for r in runs[1:]]
+        macs = runs[-1][1]
+        key = method if channels is None else f"{method}, inner groups only"
+        data_methods[key] = {
+            "grow_s": round(statistics.median(seconds), 6), "grow_min_s": round(min(seconds), 6),
+            "overhead_s": round(statistics.median(r[2] for r in runs[1:]), 6), "overhead_macs": macs,
+            "macs_vs_training_step": round(macs / step_macs, 4),
+            "seconds_vs_training_step": round(statistics.median(seconds) / step, 4)}
+        print(f"{key}: median {data_methods[key]['grow_s']:.2f} s, {macs / 1e9:.1f} GMACs "
+              f"({macs / step_macs:.2f} training steps in MACs, {statistics.median(seconds) / step:.2f} in time)")
     result = {
         "benchmark": f"one grow_width step, {MODEL} ({SIZE}x{SIZE}) width {FROM} -> {TO}, per method",
         "goal": "a width-growth step under 100 ms on the CPU",
@@ -84,7 +137,17 @@ def main(argv=None):
                       "not in the medians",
         "params": {"before": sum(p.numel() for p in narrow.parameters()),
                    "after": sum(p.numel() for p in wide.parameters())},
+        "data_methods": data_methods,
+        "data_methods_setting": f"grow batch of {args.batch_size} random images; medians of {args.data_repeats} "
+                                "rounds after one warm-up; overhead = the method's prepare (passes, products, SVDs); "
+                                "'inner groups only': only the blocks' inner channel groups (conv1 -> conv2) grow "
+                                "to width 1, GradMax's own WRN setting; ratios are against one training step "
+                                "of the width-1 model",
+        "gradmax_goal": "a GradMax growth step under one training step",
+        "gradmax_met": {"time": data_methods.get("gradmax", {}).get("seconds_vs_training_step", 2) < 1,
+                        "macs": data_methods.get("gradmax", {}).get("macs_vs_training_step", 2) < 1},
         "training_step_s": round(step, 6),
+        "training_step_macs": step_macs,
         "training_step": f"forward + backward + SGD of the grown model, batch {args.batch_size}, random images",
         "repeats": args.repeats,
         "statistic": "median (grow_s; the goal is judged on it) and fastest (grow_min_s) of the rounds",

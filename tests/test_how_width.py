@@ -21,7 +21,9 @@ FAMILIES = ["ResNet-20", "ResNet-18", "ResNet-50", "VGG-11", "VGG-19", "MobileNe
             "WRN-16-2", "CNN4", "MLP"]
 CHEAP = ["ResNet-20", "VGG-11", "MobileNetV1", "MobileNetV2-1-1-1-1-1", "WRN-10-1", "CNN4", "MLP", "Plain3Net-1-1-1"]
 # VT keeps the function when the layers no BatchNorm reads keep their old weights (the default rescales them)
-PRESERVING = {"net2net": "net2net", "vt": VarianceTransfer(rescale_without_bn=False),
+# the methods that need no data (gradmax: tests/test_gradmax.py)
+DATA_FREE = [name for name, cls in WIDTH_METHODS.items() if not cls.needs_data]
+PRESERVING = {"net2net": "net2net", "gradmax-random": "gradmax-random", "vt": VarianceTransfer(rescale_without_bn=False),
               "vt-constraint": VTConstraint(rescale_without_bn=False)}
 
 
@@ -78,7 +80,7 @@ def gen(seed: int = 0) -> torch.Generator:
 def test_the_zoo_families_all_grow_in_width():
     assert {"Basic3ResNet", "Basic4ResNet", "Bottleneck4ResNet", "VGG", "MobileNetV1", "MobileNetV2", "WRN",
             "CNN4", "MLP", "Plain3Net", "Plain4Net"} <= set(width_families())
-    assert list(WIDTH_METHODS) == ["random", "net2net", "vt", "vt-constraint"]
+    assert list(WIDTH_METHODS) == ["random", "net2net", "vt", "vt-constraint", "gradmax-random", "gradmax"]
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -148,7 +150,7 @@ def test_two_growth_steps_and_per_group_channels():
 # --------------------------------------------------------------------------- placement, record, structure
 
 
-@pytest.mark.parametrize("method", list(WIDTH_METHODS))
+@pytest.mark.parametrize("method", DATA_FREE)
 def test_dtype_and_mode_follow_the_model(method):
     model = trained("ResNet-20", dtype=torch.float64).eval()
     grow_width(model, width=0.5, method=method, generator=gen())
@@ -162,7 +164,7 @@ def test_dtype_and_mode_follow_the_model(method):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
-@pytest.mark.parametrize("method", list(WIDTH_METHODS))
+@pytest.mark.parametrize("method", DATA_FREE)
 def test_on_the_gpu(method):
     model = trained("ResNet-20").cuda()
     x = inputs(model).cuda()
@@ -314,7 +316,7 @@ def test_add_width_is_reproducible():
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("method", WIDTH_METHODS)
+@pytest.mark.parametrize("method", DATA_FREE)
 def test_a_generator_leaves_the_global_rng_and_init_untouched(method):
     """With a generator, growth draws nothing from the global RNG (the meta reference it builds for the
     target shapes runs no initialiser), and nn.init still works afterwards."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -27,6 +28,7 @@ from torch.overrides import TorchFunctionMode
 from ..models import ZeroPadShortcut, build_model
 from ..models.base import ChannelGroup, GrowableNet, channel_count, channel_counts, width_groups
 from ..protocol import GrowthContext
+from .bridges import leaf_graph
 from .width_methods import WIDTH_METHODS, GroupPlan, LayerPlan, Tie, WidthMethod, make_width_method, randn
 
 __all__ = ["AddWidth", "WIDTH_METHODS", "WidthGrowth", "build_stage_model", "grow_width", "stage_models"]
@@ -43,7 +45,9 @@ class WidthGrowth:
     the growth step that added it from these).  ``groups``: each channel group's ``(old, new)``
     channel count.  ``rescaled``: the factor applied to the old part of each rescaled weight (VT;
     its bias took the same factor).  ``width``: the multiplier before and after (None: per-group
-    counts, no single multiplier).
+    counts, no single multiplier).  ``overhead_macs`` / ``overhead_seconds``: what the method's
+    ``prepare`` spent looking at data (GradMax's passes and SVDs; 0 for the data-free methods);
+    ``prepared``: what it found, per group (GradMax: the grow matrix's shape and rank).
     """
 
     method: str
@@ -51,6 +55,9 @@ class WidthGrowth:
     groups: dict[str, tuple[int, int]]
     shapes: dict[str, tuple[Shape, Shape]]
     rescaled: dict[str, float] = field(default_factory=dict)
+    overhead_macs: int = 0
+    overhead_seconds: float = 0.0
+    prepared: dict[str, Any] = field(default_factory=dict)
 
     def grown(self) -> list[str]:
         """Names of the parameters whose shape changed."""
@@ -180,13 +187,6 @@ def _layer_plans(model: nn.Module, groups: list[ChannelGroup], plans: dict[str, 
     return list(layers.values())
 
 
-class _LeafTracer(fx.Tracer):
-    """Records every module without children (conv, BN, the option-A shortcut, ...) as one call."""
-
-    def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
-        return next(module.children(), None) is None
-
-
 def normalised_layers(model: nn.Module) -> dict[str, str]:
     """Conv / linear layer -> the BatchNorm that is the only reader of its output.
 
@@ -196,7 +196,7 @@ def normalised_layers(model: nn.Module) -> dict[str, str]:
     """
     modules = dict(model.named_modules())
     normalised = {}
-    for node in _LeafTracer().trace(model).nodes:
+    for node in leaf_graph(model).nodes:
         if node.op != "call_module" or not isinstance(modules[node.target], nn.modules.batchnorm._BatchNorm):
             continue
         layer = node.args[0]
@@ -274,6 +274,7 @@ def grow_width(
     method: str | WidthMethod = "vt",
     noise: float = 0.0,
     generator: torch.Generator | None = None,
+    context: GrowthContext | None = None,
 ) -> WidthGrowth:
     """Widen every channel group of ``model``, IN PLACE; returns a :class:`WidthGrowth` record.
 
@@ -289,6 +290,9 @@ def grow_width(
     every new weight (new rows and new columns; not biases, not BN), in units of the muP init std of
     the layer's new weights (the VT paper's "0.001 to the norm of the initialization", Sec. 4).
     ``generator``: the random draws (new weights, copied units, noise); the global RNG if None.
+    ``context``: a :class:`~growth.protocol.GrowthContext` (data, seed, cost meter) for a method that
+    looks at data (``gradmax``); its ``prepare`` runs on the un-grown model and what it spends is
+    charged to ``context.cost`` under ``"<method> growth step"`` and recorded in the result.
 
     Device, dtype and train/eval mode follow the model.  Grown parameters are new ``nn.Parameter``
     objects with the same names: rebuild the optimizer (:func:`growth.optim.rebuild_optimizer` carries
@@ -298,6 +302,10 @@ def grow_width(
     grower = make_width_method(method)
     noise = _check_noise(noise)
     groups = width_groups(model)
+    grower.check(model)
+    if grower.needs_data and getattr(context, "data", None) is None:
+        raise ValueError(f"context={context!r}: method {grower.name!r} looks at training data, so it needs a "
+                         "GrowthContext with data (and a cost meter, to be charged): grow_width(..., context=ctx)")
     if (width is None) == (channels is None):
         raise ValueError(f"width={width!r}, channels={channels!r}: give exactly one of them")
     if width is not None:
@@ -309,6 +317,12 @@ def grow_width(
 
     before = {name: tuple(p.shape) for name, p in model.named_parameters()}
     width_before = model.width
+    start = time.perf_counter()
+    prepared = grower.prepare(model, groups, plans, context, generator)
+    overhead = int(prepared.pop("macs", 0))
+    seconds = time.perf_counter() - start
+    if overhead and getattr(context, "cost", None) is not None:
+        context.cost.add_extra(overhead, f"{grower.name or type(grower).__name__} growth step")
     grower.plan(list(plans.values()), ties, generator)
     layers = _layer_plans(model, groups, plans)
     after_norm = normalised_layers(model) if grower.needs_norms else {}
@@ -335,7 +349,8 @@ def grow_width(
     model.width = float(width) if width is not None else None
     shapes = {name: (before[name], tuple(p.shape)) for name, p in model.named_parameters()}
     return WidthGrowth(method=grower.name or type(grower).__name__, width=(width_before, model.width),
-                       groups={n: (p.old, p.new) for n, p in plans.items()}, shapes=shapes, rescaled=rescaled)
+                       groups={n: (p.old, p.new) for n, p in plans.items()}, shapes=shapes, rescaled=rescaled,
+                       overhead_macs=overhead, overhead_seconds=seconds, prepared=prepared)
 
 
 @dataclass
@@ -344,11 +359,12 @@ class AddWidth:
 
     Give one of ``width`` (one multiplier, or increasing multipliers: grow to the first one above the
     model's) or ``channels`` (per-stage channel counts, group name -> count, the first entry the seed's:
-    the k-th growth grows to entry k; the VT schedule of :mod:`growth.when.width_schedule`).  Width
-    growth widens every group at once, so the locator's target is not used; ``where`` is a locator
-    that returns the next target and None once the schedule is done (the Grower then finishes):
-    ``Grower(when, add_width.where, add_width)``.  Each call draws from a generator seeded by the
-    run's seed and epoch, and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
+    the k-th growth grows to entry k; the VT schedule of :mod:`growth.when.width_schedule`).
+    ``where`` is a locator that returns the next target (a width or channel counts) and None once
+    the schedule is done (the Grower then finishes): ``Grower(when, add_width.where, add_width)``; the
+    operator grows to the target the locator gives it.  Each call draws from a generator seeded by
+    the run's seed and epoch, passes the context to the method (GradMax looks at its data and charges
+    its cost), and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
     """
 
     width: float | Sequence[float] | None = None
@@ -404,14 +420,20 @@ class AddWidth:
         done = len(ctx.state.get("width_growth", []))
         return dict(self.channels[done + 1]) if done + 1 < len(self.channels) else None
 
+    def check(self, model: nn.Module) -> None:
+        """Before training: the method refuses a model it cannot grow (``ValueError``)."""
+        self._method.check(model)
+
     def __call__(self, ctx: GrowthContext, target: Any) -> nn.Module:
-        target = self.where(ctx)
+        """Grow to ``target`` (a width or channel counts; None: the schedule's next, :meth:`where`)."""
+        target = self.where(ctx) if target is None else target
         if target is None:
-            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: the schedule is done, the model "
-                             "cannot grow further")
+            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: no target (the schedule is done), "
+                             "the model cannot grow further")
         generator = torch.Generator().manual_seed(ctx.seed * 100_003 + ctx.epoch)
         size = {"channels": target} if isinstance(target, dict) else {"width": target}
-        record = grow_width(ctx.model, **size, method=self._method, noise=self.noise, generator=generator)
+        record = grow_width(ctx.model, **size, method=self._method, noise=self.noise, generator=generator,
+                            context=ctx)
         ctx.state.setdefault("width_growth", []).append(record)
         return ctx.model
 

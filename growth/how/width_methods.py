@@ -37,15 +37,19 @@ Odd numbers of new units (``vt``): the last new unit has no partner; it gets zer
 bias (so, at noise 0, it outputs 0 through its fresh BatchNorm and ReLU and its fan-out is free:
 drawn like ``Z``).  With noise it comes alive from its noisy fan-in.
 
-A method is a :class:`WidthMethod`: ``plan`` fixes per-group choices (Net2Net's copied units),
+A method is a :class:`WidthMethod`: ``check`` refuses a model it cannot grow (before training),
+``prepare`` looks at data on the un-grown model (GradMax's gradients; it returns the MACs it spent,
+which the operator charges to the run), ``plan`` fixes per-group choices (Net2Net's copied units),
 ``layer`` returns a layer's grown weight and bias and the factor applied to its old weights,
-``norm_source`` says what the new BatchNorm channels copy (nothing: fresh 1 / 0 / 0 / 1).
+``norm_source`` says what the new BatchNorm channels copy (nothing: fresh 1 / 0 / 0 / 1).  A method in
+a file of its own joins :data:`WIDTH_METHODS` with :func:`register_width_method` (``gradmax``:
+:mod:`growth.how.gradmax`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar
 
 import torch
 from torch import nn
@@ -61,7 +65,7 @@ from ..models.wrn import init_wrn
 
 __all__ = [
     "WIDTH_METHODS", "GroupPlan", "LayerPlan", "Net2Net", "RandomInit", "Tie", "VTConstraint", "VarianceTransfer",
-    "WidthMethod", "make_width_method",
+    "WidthMethod", "make_width_method", "register_width_method",
 ]
 
 #: The zoo's initialisation per family (``random`` draws new units with it); PyTorch's defaults otherwise.
@@ -79,13 +83,16 @@ FAMILY_INITS: dict[type, Callable[[nn.Module], None] | None] = {
 class GroupPlan:
     """One channel group grows from ``old`` to ``new`` channels, new ones appended at the end.
 
-    ``source`` (Net2Net): for each new channel, the old channel it copies.
+    ``source`` (Net2Net): for each new channel, the old channel it copies.  ``fan_out`` (set by a
+    method's ``prepare``, GradMax): consumer name -> the new channels' columns of its old rows, in
+    channel view ``(rows, added, *kernel)``.
     """
 
     name: str
     old: int
     new: int
     source: torch.Tensor | None = None
+    fan_out: dict[str, torch.Tensor] | None = None
 
     @property
     def added(self) -> int:
@@ -177,6 +184,19 @@ class WidthMethod:
     name: ClassVar[str] = ""
     #: needs to know which layers a BatchNorm reads directly (``LayerPlan.normalised``)
     needs_norms: ClassVar[bool] = False
+    #: looks at training data in ``prepare``: ``grow_width`` needs a ``context`` with ``data``
+    needs_data: ClassVar[bool] = False
+
+    def check(self, model: nn.Module) -> None:
+        """Raise ``ValueError`` if this method cannot grow ``model`` (called before training and growth)."""
+
+    def prepare(self, model: nn.Module, groups: list, plans: dict[str, GroupPlan], context: Any,
+                generator: torch.Generator | None) -> dict[str, Any]:
+        """Look at the un-grown ``model`` (data, seed and cost meter in ``context``, a
+        :class:`~growth.protocol.GrowthContext`) before anything changes; store what ``layer`` needs in
+        the plans.  Returns a summary for the growth record; its ``"macs"`` are the multiply-accumulates
+        spent, which the operator charges to the run."""
+        return {}
 
     def plan(self, plans: list[GroupPlan], ties: list[Tie], generator: torch.Generator | None) -> None:
         """Fix per-group choices, groups in forward order (a tie's source before its target)."""
@@ -362,6 +382,16 @@ class VTConstraint(VarianceTransfer):
 WIDTH_METHODS: dict[str, type[WidthMethod]] = {
     cls.name: cls for cls in (RandomInit, Net2Net, VarianceTransfer, VTConstraint)
 }
+
+
+def register_width_method(cls: type[WidthMethod]) -> type[WidthMethod]:
+    """Class decorator: add a :class:`WidthMethod` subclass to :data:`WIDTH_METHODS` under its ``name``."""
+    if not (isinstance(cls, type) and issubclass(cls, WidthMethod)) or not cls.name:
+        raise ValueError(f"{cls!r} is not a named WidthMethod subclass: give it a class attribute name")
+    if cls.name in WIDTH_METHODS and WIDTH_METHODS[cls.name] is not cls:
+        raise ValueError(f"width method name {cls.name!r} is taken by {WIDTH_METHODS[cls.name].__name__}")
+    WIDTH_METHODS[cls.name] = cls
+    return cls
 
 
 def make_width_method(method: str | WidthMethod) -> WidthMethod:

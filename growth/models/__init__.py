@@ -20,6 +20,7 @@ from __future__ import annotations
 
 # Each family module registers its names on import; this order is list_models()'s order.
 from . import resnet, vgg, mobilenet, wrn, small  # noqa: F401,I001
+from .activations import ReLU1, relu_one_at_zero
 from .base import ChannelGroup, GrowableNet, Wiring, channel_counts, width_families, wired_channel_groups
 from .mobilenet import MobileNetV1, MobileNetV2
 from .registry import (
@@ -53,11 +54,13 @@ __all__ = [
     "MobileNetV2",
     "Plain3Net",
     "Plain4Net",
+    "ReLU1",
     "VGG",
     "WideResNet",
     "Wiring",
     "ZeroPadShortcut",
     "build_model",
+    "relu_one_at_zero",
     "canonical_name",
     "channel_counts",
     "list_families",
