@@ -14,7 +14,6 @@ from torch import nn
 import growth
 from growth.cost import CostMeter, forward_macs
 from growth.how import DEPTH_INITS, AdamInit, ZeroInit, grow_depth, last_bn
-from growth.how.depth_init import LAST_BN
 from growth.models import build_model
 
 RESIDUAL = {"Basic3ResNet": 3, "Basic4ResNet": 4, "Bottleneck4ResNet": 4, "MobileNetV2": 5}
@@ -143,7 +142,7 @@ def test_he_is_the_familys_block():
 def test_last_bn_is_autogrows(name, attr):
     model = build_model(name, num_classes=5, width=0.125)
     block = model.new_block(0)
-    assert last_bn(block) is getattr(block, attr) and LAST_BN[type(block)] == attr
+    assert last_bn(block) is getattr(block, attr) and block.last_norm == attr  # declared by the block
 
 
 def test_gaussian_draws_weight_and_bias_from_a_standard_normal():

@@ -103,8 +103,11 @@ def test_errors_name_the_parameter():
         stage_epochs(160, kind="cubic")
     with pytest.raises(ValueError, match=r"channels: stage 1 has fewer channels than stage 0"):
         AddWidth(channels=[{"a": 4}, {"a": 2}])
-    with pytest.raises(ValueError, match=r"give exactly one of them"):
+    with pytest.raises(ValueError, match=r"give at most one of them"):
         AddWidth(width=0.5, channels=[{"a": 4}])
+    with pytest.raises(ValueError, match=r"AddWidth\(\) was given no width or channels schedule: pair it with a "
+                                         r"width locator"):
+        AddWidth().where(None)
     with pytest.raises(ValueError, match=r"batch_sizes=\[8\] is not allowed: use None or a list of 2"):
         growth.TrainConfig(epochs=2, batch_sizes=[8]).validate()
     with pytest.raises(ValueError, match="models and epochs differ in length"):

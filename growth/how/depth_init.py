@@ -38,9 +38,6 @@ import torch
 from torch import nn
 
 from ..cost import forward_macs, training_macs_per_sample
-from ..models.mobilenet import InvertedResidual
-from ..models.resnet import BasicBlock, Bottleneck, PlainBlock
-from ..models.vgg import VGGUnit
 from ..epoch import evaluate, train_epoch
 
 __all__ = [
@@ -48,14 +45,10 @@ __all__ = [
     "interchangeable", "last_bn", "make_depth_init", "template_block",
 ]
 
-#: AutoGrow's "last BN" of each block class of the zoo (the one its code re-initialises).
-LAST_BN: dict[type, str] = {BasicBlock: "bn2", Bottleneck: "bn3", PlainBlock: "bn", VGGUnit: "bn",
-                            InvertedResidual: "bn3"}
-
-
 def last_bn(block: nn.Module) -> nn.BatchNorm2d:
-    """The BN whose output the block adds to its shortcut (AutoGrow's "last BN")."""
-    name = LAST_BN.get(type(block))
+    """The BN whose output the block adds to its shortcut (AutoGrow's "last BN"): the one the block
+    names in ``last_norm`` (every block of the zoo does), else its last BN outside a shortcut."""
+    name = getattr(block, "last_norm", None)
     if name is not None:
         return getattr(block, name)
     norms = [m for n, m in block.named_modules()

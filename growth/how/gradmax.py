@@ -53,7 +53,8 @@ from torch.nn.grad import conv2d_weight
 from ..cost import training_macs_per_sample
 from ..models.base import ChannelGroup, width_groups
 from .bridges import Bridge, group_bridges, leaf_graph
-from .width_methods import GroupPlan, WidthMethod, _grown_bias, channel_view, register_width_method
+from .adapters import layer_adapter
+from .width_methods import GroupPlan, WidthMethod, _grown_bias, register_width_method
 from .width_statistics import StatisticsPass, grow_batches
 
 __all__ = ["GradMax", "GradMaxRandom", "GrowMatrix", "fan_out_blocks", "grow_matrices", "install_fan_out"]
@@ -216,11 +217,8 @@ def _random_directions(count: int, size: int, generator: torch.Generator | None)
 def _existing_fan_out_norm(model: nn.Module, group: ChannelGroup, plan: GroupPlan) -> float:
     """Mean over the group's old channels of the norm of all its consumer columns together."""
     total = None
-    for name in group.consumers:
-        layer = model.get_submodule(name)
-        if not isinstance(layer, (nn.Conv2d, nn.Linear)):
-            continue
-        weight = channel_view(layer.weight.detach(), group.spatial if isinstance(layer, nn.Linear) else 1)
+    for name, _ in fan_out_blocks(model, group):
+        weight = _consumer_weight(model, group, name)
         squares = weight.to(torch.float64).pow(2).transpose(0, 1).reshape(plan.old, -1).sum(dim=1)
         total = squares if total is None else total + squares
     return float(total.sqrt().mean()) if total is not None else 0.0
@@ -233,8 +231,7 @@ def install_fan_out(model: nn.Module, group: ChannelGroup, plan: GroupPlan, vect
     plan.fan_out = {}
     start = 0
     for name, size in cols:
-        layer = model.get_submodule(name)
-        weight = channel_view(layer.weight.detach(), group.spatial if isinstance(layer, nn.Linear) else 1)
+        weight = _consumer_weight(model, group, name)
         part = vectors[:, start:start + size].reshape(plan.added, weight.shape[0], *weight.shape[2:])
         plan.fan_out[name] = part.transpose(0, 1).to(weight)
         start += size
@@ -245,11 +242,17 @@ def fan_out_blocks(model: nn.Module, group: ChannelGroup) -> list[tuple[str, int
     kernel``): the blocks of a joint fan-out vector, in ``group.consumers`` order."""
     sizes = []
     for name in group.consumers:
-        layer = model.get_submodule(name)
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            weight = channel_view(layer.weight, group.spatial if isinstance(layer, nn.Linear) else 1)
+        if layer_adapter(model.get_submodule(name), required=False) is not None:
+            weight = _consumer_weight(model, group, name)
             sizes.append((name, weight.shape[0] * math.prod(weight.shape[2:])))
     return sizes
+
+
+def _consumer_weight(model: nn.Module, group: ChannelGroup, name: str) -> torch.Tensor:
+    """A consumer's weight in channel view, detached."""
+    layer = model.get_submodule(name)
+    adapter = layer_adapter(layer)
+    return adapter.weight(layer, group.spatial if adapter.flattened else 1).detach()
 
 
 @register_width_method
@@ -288,7 +291,7 @@ class GradMaxRandom(WidthMethod):
         return {}
 
     def layer(self, layer, model, generator):
-        old = channel_view(layer.module.weight.detach(), layer.spatial)
+        old = layer.weight()
         grown = old.new_zeros(layer.grown_shape())
         rows, cols = old.shape[:2]
         grown[:rows, :cols] = old

@@ -28,6 +28,8 @@ from torch.overrides import TorchFunctionMode
 from ..models import ZeroPadShortcut, build_model
 from ..models.base import ChannelGroup, GrowableNet, channel_count, channel_counts, width_groups
 from ..protocol import GrowthContext
+from ..where.width import ChannelStages, WidthSteps
+from .adapters import NormAdapter, layer_adapter, norm_adapter
 from .bridges import leaf_graph
 from .width_methods import WIDTH_METHODS, GroupPlan, LayerPlan, Tie, WidthMethod, make_width_method, randn
 
@@ -180,7 +182,7 @@ def _layer_plans(model: nn.Module, groups: list[ChannelGroup], plans: dict[str, 
                 continue
             layer = plan_of(name)
             layer.cols = plan
-            layer.spatial = g.spatial if isinstance(layer.module, nn.Linear) else 1
+            layer.spatial = g.spatial if layer.adapter.flattened else 1
     produced = {p for g in groups for p in (*g.producers, *g.depthwise)}
     for layer in layers.values():
         layer.logits = layer.name not in produced
@@ -197,28 +199,13 @@ def normalised_layers(model: nn.Module) -> dict[str, str]:
     modules = dict(model.named_modules())
     normalised = {}
     for node in leaf_graph(model).nodes:
-        if node.op != "call_module" or not isinstance(modules[node.target], nn.modules.batchnorm._BatchNorm):
+        if node.op != "call_module" or norm_adapter(modules[node.target]) is None:
             continue
         layer = node.args[0]
         if (isinstance(layer, fx.Node) and layer.op == "call_module" and len(layer.users) == 1
-                and isinstance(modules[layer.target], (nn.Conv2d, nn.Linear))):
+                and layer_adapter(modules[layer.target], required=False) is not None):
             normalised[layer.target] = node.target
     return normalised
-
-
-def _set_layer(layer: LayerPlan, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
-    """Install the grown weight (channel view) and bias as new parameters; update the layer's sizes."""
-    m = layer.module
-    if isinstance(m, nn.Linear):
-        weight = weight.reshape(weight.shape[0], -1)
-        m.out_features, m.in_features = weight.shape
-    elif layer.depthwise:
-        m.out_channels = m.in_channels = m.groups = weight.shape[0]
-    else:
-        m.out_channels, m.in_channels = weight.shape[0], weight.shape[1] * m.groups
-    m.weight = nn.Parameter(weight.contiguous(), requires_grad=m.weight.requires_grad)
-    if bias is not None:
-        m.bias = nn.Parameter(bias, requires_grad=m.bias.requires_grad)
 
 
 def _add_noise(weight: torch.Tensor, layer: LayerPlan, std: float, generator: torch.Generator | None) -> None:
@@ -229,30 +216,13 @@ def _add_noise(weight: torch.Tensor, layer: LayerPlan, std: float, generator: to
         part += randn(part.shape, weight, generator).mul_(std)
 
 
-def _grow_norm(bn: nn.modules.batchnorm._BatchNorm, plan: GroupPlan, source: torch.Tensor | None) -> None:
-    """Grow a BatchNorm to ``plan.new`` channels: copies of ``source`` channels, or fresh (1, 0, 0, 1)."""
-    fresh = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
-    for key, value in fresh.items():
-        old = getattr(bn, key)
-        if old is None:
-            continue
-        if source is not None:
-            grown = old.detach()[source.to(old.device)].clone()
-        else:
-            grown = torch.cat([old.detach(), old.new_full((plan.added,), value)])
-        if isinstance(old, nn.Parameter):
-            grown = nn.Parameter(grown, requires_grad=old.requires_grad)
-        setattr(bn, key, grown)
-    bn.num_features = plan.new
-
-
-def _absorb(bn: nn.modules.batchnorm._BatchNorm, channels: int, scale: float) -> None:
-    """The BN after a layer whose old outputs were scaled by ``scale`` keeps its function (VT, Sec. 3.1):
-    running mean x ``scale``, running variance and ``eps`` x ``scale^2``."""
-    if bn.running_mean is not None:
-        bn.running_mean[:channels] *= scale
-        bn.running_var[:channels] *= scale**2
-    bn.eps *= scale**2
+def _norm(model: nn.Module, name: str) -> tuple[nn.Module, NormAdapter]:
+    module = model.get_submodule(name)
+    adapter = norm_adapter(module)
+    if adapter is None:
+        raise ValueError(f"norm {name} ({type(module).__name__}) has no norm adapter: width growth cannot grow it "
+                         "(growth.how.adapters.register_layer_adapter adds one)")
+    return module, adapter
 
 
 def _grow_shortcut(tie: Tie) -> None:
@@ -314,6 +284,10 @@ def grow_width(
         targets, what = _targets_for_channels(model, groups, channels), f"channels={channels!r}"
     plans = {g.name: GroupPlan(g.name, channel_count(model, g), targets[g.name]) for g in groups}
     ties = _ties(model, groups, plans, what)
+    for g in groups:  # every norm of a growing group can grow, before any change
+        if plans[g.name].added:
+            for name in g.norms:
+                _norm(model, name)
 
     before = {name: tuple(p.shape) for name, p in model.named_parameters()}
     width_before = model.width
@@ -332,18 +306,20 @@ def grow_width(
         weight, bias, scale = grower.layer(layer, model, generator)
         if noise:
             _add_noise(weight, layer, noise * layer.mup_std(), generator)
-        _set_layer(layer, weight, bias)
+        layer.adapter.install(layer.module, weight, bias, layer.depthwise)
         if scale != 1.0:
             rescaled[f"{layer.name}.weight"] = scale
     for g in groups:
-        if plans[g.name].added:
+        plan = plans[g.name]
+        if plan.added:
             for name in g.norms:
-                _grow_norm(model.get_submodule(name), plans[g.name], grower.norm_source(plans[g.name]))
+                module, adapter = _norm(model, name)
+                adapter.grow(module, plan.old, plan.new, grower.norm_source(plan))
     for layer in layers:
         scale = rescaled.get(f"{layer.name}.weight")
         if scale is not None and layer.normalised:
-            _absorb(model.get_submodule(after_norm[layer.name]), layer.rows.old if layer.rows else
-                    layer.module.weight.shape[0], scale)
+            module, adapter = _norm(model, after_norm[layer.name])
+            adapter.absorb(module, layer.rows.old if layer.rows else layer.module.weight.shape[0], scale)
     for tie in ties:
         _grow_shortcut(tie)
     model.width = float(width) if width is not None else None
@@ -355,16 +331,17 @@ def grow_width(
 
 @dataclass
 class AddWidth:
-    """Operator: :func:`grow_width` to the next stage of a schedule.
+    """Operator: :func:`grow_width` to the target its locator gives, with ``method``.
 
-    Give one of ``width`` (one multiplier, or increasing multipliers: grow to the first one above the
-    model's) or ``channels`` (per-stage channel counts, group name -> count, the first entry the seed's:
-    the k-th growth grows to entry k; the VT schedule of :mod:`growth.when.width_schedule`).
-    ``where`` is a locator that returns the next target (a width or channel counts) and None once
-    the schedule is done (the Grower then finishes): ``Grower(when, add_width.where, add_width)``; the
-    operator grows to the target the locator gives it.  Each call draws from a generator seeded by
-    the run's seed and epoch, passes the context to the method (GradMax looks at its data and charges
-    its cost), and appends its :class:`WidthGrowth` to ``ctx.state["width_growth"]``.
+    With a schedule, it brings its own locator, :attr:`where`: ``width`` (one multiplier, or
+    increasing multipliers: grow to the first one above the model's; :class:`growth.where.WidthSteps`)
+    or ``channels`` (per-stage channel counts, group name -> count, the first entry the seed's: the
+    k-th growth grows to entry k; :class:`growth.where.ChannelStages`, the VT schedule of
+    :mod:`growth.when.width_schedule`): ``Grower(when, add_width.where, add_width)``.  Without one,
+    pair it with any width locator: ``Grower(when, GroupRoundRobin(...), AddWidth(method="gradmax"))``.
+    Each call draws from a generator seeded by the run's seed and epoch, passes the context to the
+    method (GradMax looks at its data and charges its cost), and appends its :class:`WidthGrowth` to
+    ``ctx.state["width_growth"]``.
     """
 
     width: float | Sequence[float] | None = None
@@ -373,52 +350,26 @@ class AddWidth:
     name: str = ""
     channels: Sequence[dict[str, int]] | None = None
     _method: WidthMethod = field(init=False, repr=False)
-    _widths: tuple[float, ...] = field(init=False, repr=False)
+    _where: WidthSteps | ChannelStages | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._method = make_width_method(self.method)  # bad arguments fail here, before training
         _check_noise(self.noise)
-        if (self.width is None) == (self.channels is None):
-            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: give exactly one of them")
+        if self.width is not None and self.channels is not None:
+            raise ValueError(f"width={self.width!r}, channels={self.channels!r}: give at most one of them")
+        self._where = (ChannelStages(self.channels) if self.channels is not None
+                       else WidthSteps(self.width) if self.width is not None else None)
         if self.channels is not None:
-            self._check_channels()
-            self._widths = ()
-        else:
-            widths = (self.width,) if isinstance(self.width, numbers.Real) else tuple(self.width)
-            if not widths or any(isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w)
-                                 or w <= 0 for w in widths) or list(widths) != sorted(set(widths)):
-                raise ValueError(f"width={self.width!r} is not allowed: give a width > 0 or increasing widths")
-            self._widths = tuple(float(w) for w in widths)
+            self.channels = self._where.channels
         if not self.name:
             self.name = f"add-width({self._method.name or type(self._method).__name__})"
 
-    def _check_channels(self) -> None:
-        stages = list(self.channels) if isinstance(self.channels, (list, tuple)) else None
-        if not stages or any(not isinstance(s, dict) or set(s) != set(stages[0]) for s in stages) or any(
-                isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1
-                for s in stages for n in s.values()):
-            raise ValueError(f"channels={self.channels!r} is not allowed: give a list of dicts group name -> "
-                             "positive channel count, all naming the same groups, the first the seed's")
-        shrinks = [k for k in range(1, len(stages)) if any(stages[k][g] < stages[k - 1][g] for g in stages[0])]
-        if shrinks:
-            raise ValueError(f"channels: stage {shrinks[0]} has fewer channels than stage {shrinks[0] - 1} in some "
-                             "group: width growth only widens, give counts that never decrease")
-        self.channels = [dict(s) for s in stages]
-
-    def next_width(self, model: nn.Module) -> float | None:
-        """The first width of the schedule above the model's; None when there is none."""
-        current = getattr(model, "width", None)
-        if current is None:
-            raise ValueError(f"model={getattr(model, 'spec', model)!r} has no width multiplier (grown per group): "
-                             "AddWidth needs one")
-        return next((w for w in self._widths if w > current), None)
-
     def where(self, ctx: GrowthContext) -> float | dict[str, int] | None:
-        """A locator: the next width or channel counts, or None once the model has the last ones."""
-        if self.channels is None:
-            return self.next_width(ctx.model)
-        done = len(ctx.state.get("width_growth", []))
-        return dict(self.channels[done + 1]) if done + 1 < len(self.channels) else None
+        """The schedule's locator: the next width or channel counts, None once the model has the last."""
+        if self._where is None:
+            raise ValueError("AddWidth() was given no width or channels schedule: pair it with a width locator "
+                             "of growth.where (WidthSteps, ChannelStages, GroupRoundRobin)")
+        return self._where(ctx)
 
     def check(self, model: nn.Module) -> None:
         """Before training: the method refuses a model it cannot grow (``ValueError``)."""

@@ -48,33 +48,18 @@ a file of its own joins :data:`WIDTH_METHODS` with :func:`register_width_method`
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, is_dataclass
-from typing import Any, Callable, ClassVar
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from ..models import (
-    MLP, CNN4, VGG, Basic3ResNet, Basic4ResNet, Bottleneck4ResNet, MobileNetV1, MobileNetV2, Plain3Net,
-    Plain4Net, WideResNet,
-)
-from ..models.mobilenet import init_mobilenet
-from ..models.resnet import init_resnet
-from ..models.vgg import init_vgg
-from ..models.wrn import init_wrn
+from .adapters import LayerAdapter, layer_adapter
 
 __all__ = [
     "WIDTH_METHODS", "GroupPlan", "LayerPlan", "Net2Net", "RandomInit", "Tie", "VTConstraint", "VarianceTransfer",
     "WidthMethod", "make_width_method", "register_width_method",
 ]
-
-#: The zoo's initialisation per family (``random`` draws new units with it); PyTorch's defaults otherwise.
-FAMILY_INITS: dict[type, Callable[[nn.Module], None] | None] = {
-    Basic3ResNet: init_resnet, Plain3Net: init_resnet, Basic4ResNet: init_resnet, Bottleneck4ResNet: init_resnet,
-    Plain4Net: init_resnet, VGG: init_vgg, MobileNetV1: init_mobilenet, MobileNetV2: init_mobilenet,
-    WideResNet: init_wrn, CNN4: None, MLP: None,
-}
-
 
 # --------------------------------------------------------------------------- what grows
 
@@ -113,7 +98,8 @@ class LayerPlan:
 
     ``spatial``: input features per channel (a Linear behind a flatten, channel-major); ``logits``:
     the output layer; ``depthwise``: a depthwise conv (rows only: it reads and writes ``rows``);
-    ``normalised``: a BatchNorm is the only reader of this layer's output (it can absorb a rescaling).
+    ``normalised``: a BatchNorm is the only reader of this layer's output (it can absorb a rescaling);
+    ``adapter``: how to read and write this layer type (:mod:`growth.how.adapters`).
     """
 
     name: str
@@ -124,10 +110,18 @@ class LayerPlan:
     logits: bool = False
     depthwise: bool = False
     normalised: bool = False
+    adapter: LayerAdapter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.adapter = layer_adapter(self.module)
+
+    def weight(self) -> torch.Tensor:
+        """The current weight in channel view, detached."""
+        return self.adapter.weight(self.module, self.spatial).detach()
 
     def grown_shape(self) -> tuple[int, ...]:
         """The weight's shape after growth, in channel view (``out, in channels, *kernel or spatial``)."""
-        shape = list(channel_view(self.module.weight, self.spatial).shape)
+        shape = list(self.weight().shape)
         if self.rows is not None:
             shape[0] = self.rows.new
         if self.cols is not None:
@@ -135,7 +129,7 @@ class LayerPlan:
         return tuple(shape)
 
     def fan_in(self, grown: bool) -> int:
-        shape = self.grown_shape() if grown else channel_view(self.module.weight, self.spatial).shape
+        shape = self.grown_shape() if grown else self.weight().shape
         return math.prod(shape[1:])
 
     def mup_std(self) -> float:
@@ -154,13 +148,6 @@ class Tie:
     reads: GroupPlan
     into: GroupPlan
     offset: int
-
-
-def channel_view(weight: torch.Tensor, spatial: int) -> torch.Tensor:
-    """``weight`` as ``(out, in channels, *rest)``: a flattened Linear input split channel-major."""
-    if weight.dim() == 2 and spatial > 1:
-        return weight.reshape(weight.shape[0], weight.shape[1] // spatial, spatial)
-    return weight
 
 
 def randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -227,7 +214,8 @@ def _grown_bias(layer: LayerPlan, scale: float) -> torch.Tensor | None:
 
 @dataclass(repr=False)
 class RandomInit(WidthMethod):
-    """New rows / columns as the family initialises a fresh layer of the new shape; old weights kept.
+    """New rows / columns as the family initialises a fresh layer of the new shape (the model's
+    ``layer_init``; PyTorch's defaults without one); old weights kept.
 
     The fresh layer is drawn on the CPU with the global RNG forked and seeded from ``generator``.
     """
@@ -237,8 +225,8 @@ class RandomInit(WidthMethod):
     def layer(self, layer, model, generator):
         weight = layer.module.weight.detach()
         fresh = self._fresh(layer, model, generator)
-        grown = channel_view(fresh.weight.detach(), layer.spatial).to(weight)
-        old = channel_view(weight, layer.spatial)
+        grown = layer.adapter.weight(fresh, layer.spatial).detach().to(weight)
+        old = layer.weight()
         grown[: old.shape[0], : old.shape[1]] = old
         bias = None
         if fresh.bias is not None:
@@ -248,20 +236,11 @@ class RandomInit(WidthMethod):
 
     @staticmethod
     def _fresh(layer: LayerPlan, model: nn.Module, generator: torch.Generator | None) -> nn.Module:
-        m = layer.module
-        shape = layer.grown_shape()
         seed = int(randint(2**62, 1, generator))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            if isinstance(m, nn.Linear):
-                fresh: nn.Module = nn.Linear(math.prod(shape[1:]), shape[0], bias=m.bias is not None,
-                                             dtype=m.weight.dtype)
-            else:
-                channels_in = shape[0] if layer.depthwise else shape[1]
-                fresh = nn.Conv2d(channels_in, shape[0], m.kernel_size, stride=m.stride, padding=m.padding,
-                                  dilation=m.dilation, groups=shape[0] if layer.depthwise else m.groups,
-                                  bias=m.bias is not None, padding_mode=m.padding_mode, dtype=m.weight.dtype)
-            init = FAMILY_INITS.get(type(model))
+            fresh = layer.adapter.fresh(layer.module, layer.grown_shape(), layer.depthwise)
+            init = getattr(model, "layer_init", None)
             if init is not None:
                 init(fresh)
         return fresh
@@ -295,7 +274,7 @@ class Net2Net(WidthMethod):
             plan.source = torch.cat([*fixed, drawn])
 
     def layer(self, layer, model, generator):
-        weight = channel_view(layer.module.weight.detach(), layer.spatial)
+        weight = layer.weight()
         if layer.cols is not None and layer.cols.added:
             index = layer.cols.index()
             share = layer.cols.copies()[index].to(weight)
@@ -328,7 +307,7 @@ class VarianceTransfer(WidthMethod):
     rescale_without_bn: bool = True
 
     def layer(self, layer, model, generator):
-        old = channel_view(layer.module.weight.detach(), layer.spatial)
+        old = layer.weight()
         scale = self.scale(layer) if layer.normalised or self.rescale_without_bn else 1.0
         grown = old.new_zeros(layer.grown_shape())
         rows, cols = old.shape[:2]

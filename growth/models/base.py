@@ -13,7 +13,7 @@ the counts and the width schedule (:mod:`growth.when.width_schedule`) that plans
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -50,6 +50,9 @@ class GrowableNet(nn.Module):
 
     family: str = ""
     depth_growable: bool = False
+    #: the family's initialisation, applied to a fresh layer (width growth's ``random`` method draws
+    #: new units with it); None: PyTorch's defaults
+    layer_init: Callable[[nn.Module], None] | None = None
 
     def __init__(self, *, num_classes: int, image_size: int, width: float) -> None:
         super().__init__()
@@ -229,9 +232,8 @@ def width_groups(model: Any) -> list[ChannelGroup]:
 
 
 def channel_count(model: nn.Module, group: ChannelGroup) -> int:
-    """``group``'s current channel count: its first producer's output channels (or features)."""
-    layer = model.get_submodule(group.producers[0])
-    return layer.out_channels if isinstance(layer, nn.Conv2d) else layer.out_features
+    """``group``'s current channel count: its first producer's output units (its weight's first dimension)."""
+    return model.get_submodule(group.producers[0]).weight.shape[0]
 
 
 def channel_counts(model: nn.Module) -> dict[str, int]:

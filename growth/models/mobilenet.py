@@ -74,6 +74,8 @@ class ConvBNAct(nn.Module):
 class InvertedResidual(nn.Module):
     """[1x1 expand - BN - ReLU6,] 3x3 depthwise (stride) - BN - ReLU6, 1x1 project - BN [+ input]."""
 
+    last_norm = "bn3"  # AutoGrow's "last BN": the one its initialisers set
+
     def __init__(self, in_channels: int, out_channels: int, stride: int, expansion: int) -> None:
         super().__init__()
         self.expansion = expansion
@@ -150,6 +152,8 @@ class MobileNetV2(GrowableNet):
     family = "MobileNetV2"
     depth_growable = True
 
+    layer_init = staticmethod(init_mobilenet)
+
     def __init__(self, depths: tuple[int, ...], *, num_classes: int, image_size: int, width: float) -> None:
         super().__init__(num_classes=num_classes, image_size=image_size, width=width)
         if len(depths) != 5 or min(depths) < 1:
@@ -211,6 +215,8 @@ class MobileNetV1(GrowableNet):
 
     family = "MobileNetV1"
     depth_growable = False
+
+    layer_init = staticmethod(init_mobilenet)
 
     def __init__(self, *, num_classes: int, image_size: int, width: float) -> None:
         super().__init__(num_classes=num_classes, image_size=image_size, width=width)

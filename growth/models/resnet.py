@@ -94,6 +94,8 @@ class BasicBlock(nn.Module):
     the shape changes; the identity otherwise.
     """
 
+    last_norm = "bn2"  # AutoGrow's "last BN": the one its initialisers set
+
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, shortcut: str = "B") -> None:
         super().__init__()
         self.shortcut_type = shortcut
@@ -140,6 +142,8 @@ class Bottleneck(nn.Module):
     """1x1 (in -> mid), 3x3 (mid, carries the stride), 1x1 (mid -> out), each with BN; projection
     shortcut (1x1 conv + BN) where the shape changes.  torchvision's (ResNet v1.5) layout."""
 
+    last_norm = "bn3"  # AutoGrow's "last BN": the one its initialisers set
+
     def __init__(self, in_channels: int, mid_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
         self.conv1 = conv1x1(in_channels, mid_channels)
@@ -184,6 +188,8 @@ class Bottleneck(nn.Module):
 
 class PlainBlock(nn.Module):
     """One conv3x3-BN-ReLU: the sub-module of AutoGrow's plain nets (its code's ``PlainBlock``)."""
+
+    last_norm = "bn"  # AutoGrow's "last BN": the one its initialisers set
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
         super().__init__()
@@ -249,6 +255,7 @@ class _StagedResNet(GrowableNet):
     """stem -> stages of blocks (the first of stages 2.. has stride 2) -> pool + linear."""
 
     depth_growable = True
+    layer_init = staticmethod(init_resnet)
     stem_width: int = 64
     stage_widths: tuple[int, ...] = ()
     imagenet_layout: bool = False  # has an ImageNet stem (the 4-stage families)

@@ -51,6 +51,8 @@ def init_vgg(module: nn.Module) -> None:
 class VGGUnit(nn.Module):
     """[2x2 max-pool,] conv3x3 (with bias) - BN - ReLU."""
 
+    last_norm = "bn"  # AutoGrow's "last BN": the one its initialisers set
+
     def __init__(self, in_channels: int, out_channels: int, *, pool: bool = False) -> None:
         super().__init__()
         self.pool: nn.Module = nn.MaxPool2d(2, 2) if pool else nn.Identity()
@@ -126,6 +128,8 @@ class VGG(GrowableNet):
 
     family = "VGG"
     depth_growable = True
+
+    layer_init = staticmethod(init_vgg)
 
     def __init__(self, depths: tuple[int, ...], *, num_classes: int, image_size: int, width: float) -> None:
         super().__init__(num_classes=num_classes, image_size=image_size, width=width)

@@ -101,6 +101,8 @@ class WideResNet(GrowableNet):
     family = "WRN"
     depth_growable = False
 
+    layer_init = staticmethod(init_wrn)
+
     def __init__(self, depth: int, widen_factor: int, *, num_classes: int, image_size: int, width: float) -> None:
         super().__init__(num_classes=num_classes, image_size=image_size, width=width)
         if depth < 10 or (depth - 4) % 6:

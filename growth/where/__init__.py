@@ -1,5 +1,8 @@
-"""Where to grow: locators that pick the stage (sub-network) that grows next."""
+"""Where to grow: locators that pick the stage (sub-network) that grows next, or the channel groups
+that widen and by how much."""
 from .stages import AllStages, RoundRobin, Sequential
 from .stopping import StoppingRoundRobin
+from .width import ChannelStages, GroupRoundRobin, WidthSteps
 
-__all__ = ["AllStages", "RoundRobin", "Sequential", "StoppingRoundRobin"]
+__all__ = ["AllStages", "ChannelStages", "GroupRoundRobin", "RoundRobin", "Sequential", "StoppingRoundRobin",
+           "WidthSteps"]

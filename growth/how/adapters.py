@@ -1,0 +1,166 @@
+"""How width growth reads and writes each layer type: one adapter per type.
+
+Width growth (:mod:`growth.how.width`) and its methods never ask what class a layer is; they ask
+its adapter.  A :class:`LayerAdapter` gives a weighted layer's weight in *channel view*
+``(out, in channels, *rest)`` (a Linear behind a flatten reads ``spatial`` features per channel,
+channel-major), installs a grown weight and bias and updates the layer's sizes, and builds a fresh
+layer of a grown shape (what the ``random`` method draws from).  A :class:`NormAdapter` grows a
+normalisation layer's per-channel parameters and statistics and absorbs a rescaling of its input.
+
+:func:`layer_adapter` and :func:`norm_adapter` find a module's adapter (the first registered whose
+``types`` match); :func:`register_layer_adapter` adds one, so a new layer type (MixtureGrowth's
+template layers) is one adapter.  A depthwise conv is a conv whose ``depthwise`` flag is set: it
+reads and writes one group.
+"""
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+__all__ = [
+    "BatchNormAdapter", "Conv2dAdapter", "LayerAdapter", "LinearAdapter", "NormAdapter", "layer_adapter",
+    "norm_adapter", "register_layer_adapter",
+]
+
+
+def _set_parameter(module: nn.Module, name: str, value: torch.Tensor) -> None:
+    """Replace parameter ``name`` by a new ``nn.Parameter`` holding ``value`` (its ``requires_grad`` kept)."""
+    old = getattr(module, name)
+    setattr(module, name, nn.Parameter(value, requires_grad=old.requires_grad))
+
+
+class LayerAdapter:
+    """Base of the weighted layers' adapters."""
+
+    types: ClassVar[tuple[type, ...]] = ()
+    #: reads its input flattened: ``spatial`` features per channel of the group it reads
+    flattened: ClassVar[bool] = False
+
+    def weight(self, module: nn.Module, spatial: int = 1) -> torch.Tensor:
+        """The weight in channel view ``(out, in channels, *rest)`` (a view, not a copy)."""
+        return module.weight
+
+    def install(self, module: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None, depthwise: bool) -> None:
+        """Set the grown ``weight`` (channel view) and ``bias`` as new parameters; update the sizes."""
+        raise NotImplementedError
+
+    def fresh(self, module: nn.Module, shape: tuple[int, ...], depthwise: bool) -> nn.Module:
+        """A new layer like ``module`` whose channel-view weight has ``shape``, PyTorch's default init."""
+        raise NotImplementedError
+
+
+class LinearAdapter(LayerAdapter):
+    types = (nn.Linear,)
+    flattened = True
+
+    def weight(self, module, spatial=1):
+        weight = module.weight
+        if spatial > 1:
+            return weight.reshape(weight.shape[0], weight.shape[1] // spatial, spatial)
+        return weight
+
+    def install(self, module, weight, bias, depthwise):
+        weight = weight.reshape(weight.shape[0], -1)
+        module.out_features, module.in_features = weight.shape
+        _set_parameter(module, "weight", weight.contiguous())
+        if bias is not None:
+            _set_parameter(module, "bias", bias)
+
+    def fresh(self, module, shape, depthwise):
+        return nn.Linear(math.prod(shape[1:]), shape[0], bias=module.bias is not None, dtype=module.weight.dtype)
+
+
+class Conv2dAdapter(LayerAdapter):
+    types = (nn.Conv2d,)
+
+    def install(self, module, weight, bias, depthwise):
+        if depthwise:
+            module.out_channels = module.in_channels = module.groups = weight.shape[0]
+        else:
+            module.out_channels, module.in_channels = weight.shape[0], weight.shape[1] * module.groups
+        _set_parameter(module, "weight", weight.contiguous())
+        if bias is not None:
+            _set_parameter(module, "bias", bias)
+
+    def fresh(self, module, shape, depthwise):
+        m = module
+        channels_in = shape[0] if depthwise else shape[1]
+        return nn.Conv2d(channels_in, shape[0], m.kernel_size, stride=m.stride, padding=m.padding,
+                         dilation=m.dilation, groups=shape[0] if depthwise else m.groups, bias=m.bias is not None,
+                         padding_mode=m.padding_mode, dtype=m.weight.dtype)
+
+
+class NormAdapter:
+    """Base of the normalisation layers' adapters."""
+
+    types: ClassVar[tuple[type, ...]] = ()
+
+    def grow(self, module: nn.Module, old: int, new: int, source: torch.Tensor | None) -> None:
+        """Grow to ``new`` channels: copies of ``source`` channels (one index per new channel count), or
+        fresh channels appended."""
+        raise NotImplementedError
+
+    def absorb(self, module: nn.Module, channels: int, scale: float) -> None:
+        """Keep the function after the first ``channels`` of its input were multiplied by ``scale``."""
+        raise NotImplementedError
+
+
+class BatchNormAdapter(NormAdapter):
+    types = (nn.modules.batchnorm._BatchNorm,)
+    FRESH: ClassVar[dict[str, float]] = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
+
+    def grow(self, module, old, new, source):
+        for key, value in self.FRESH.items():
+            current = getattr(module, key)
+            if current is None:
+                continue
+            if source is not None:
+                grown = current.detach()[source.to(current.device)].clone()
+            else:
+                grown = torch.cat([current.detach(), current.new_full((new - old,), value)])
+            if isinstance(current, nn.Parameter):
+                grown = nn.Parameter(grown, requires_grad=current.requires_grad)
+            setattr(module, key, grown)
+        module.num_features = new
+
+    def absorb(self, module, channels, scale):
+        """VT, Sec. 3.1: running mean x ``scale``, running variance and ``eps`` x ``scale^2``."""
+        if module.running_mean is not None:
+            module.running_mean[:channels] *= scale
+            module.running_var[:channels] *= scale**2
+        module.eps *= scale**2
+
+
+LAYER_ADAPTERS: list[LayerAdapter] = [LinearAdapter(), Conv2dAdapter()]
+NORM_ADAPTERS: list[NormAdapter] = [BatchNormAdapter()]
+
+
+def register_layer_adapter(adapter: LayerAdapter | NormAdapter) -> LayerAdapter | NormAdapter:
+    """Add an adapter (an instance), consulted before the built-in ones."""
+    if isinstance(adapter, LayerAdapter):
+        LAYER_ADAPTERS.insert(0, adapter)
+    elif isinstance(adapter, NormAdapter):
+        NORM_ADAPTERS.insert(0, adapter)
+    else:
+        raise ValueError(f"adapter={adapter!r} is not allowed: give a LayerAdapter or NormAdapter instance")
+    return adapter
+
+
+def layer_adapter(module: nn.Module, *, required: bool = True) -> LayerAdapter | None:
+    """The adapter of a weighted layer; ``ValueError`` (None if not ``required``) for another type."""
+    for adapter in LAYER_ADAPTERS:
+        if isinstance(module, adapter.types):
+            return adapter
+    if required:
+        known = ", ".join(t.__name__ for a in LAYER_ADAPTERS for t in a.types)
+        raise ValueError(f"layer type {type(module).__name__} cannot grow in width: layers with an adapter are "
+                         f"{known} (growth.how.adapters.register_layer_adapter adds one)")
+    return None
+
+
+def norm_adapter(module: nn.Module) -> NormAdapter | None:
+    """The adapter of a normalisation layer, None for any other module."""
+    return next((a for a in NORM_ADAPTERS if isinstance(module, a.types)), None)
