@@ -2,8 +2,9 @@
 
 The training loop calls :meth:`Grower.step` at the end of every epoch.  The three parts only see a
 :class:`GrowthContext`, so a new method is one callable in ``growth.when``, ``growth.where`` or
-``growth.how``.  An operator that computes (AutoGrow's AdamInit, GradMax's SVD) adds that compute to
-``ctx.cost`` with ``add_extra``; the event records it.  A part may record decisions of its own as
+``growth.how``.  An operator or a locator that computes (AutoGrow's AdamInit, GradMax's SVD, the
+splitting matrices behind a global pick) adds that compute to ``ctx.cost`` with ``add_extra``; the
+event records it.  A part may record decisions of its own as
 events with another ``kind`` (AutoGrow's stopping policy appends ``{"kind": "freeze", ...}`` to
 ``ctx.history.events``); growth events have ``kind == "grow"``.
 """
@@ -94,13 +95,13 @@ class Grower:
         ctx.state = self.state
         if self.finished or not self.when(ctx):
             return ctx.model, None
+        extra_before = _extra(ctx)  # a locator that looks at data (a global pick's scores) charges too
+        start = time.perf_counter()
         target = self.where(ctx)
         if target is None:
             self.finished = True
             return ctx.model, None
         before = ctx.model.spec if hasattr(ctx.model, "spec") else type(ctx.model).__name__
-        extra_before = _extra(ctx)
-        start = time.perf_counter()
         model = self.how(ctx, target)
         seconds = time.perf_counter() - start
         exhausted = getattr(self.where, "exhausted", None)

@@ -10,15 +10,12 @@ so a row that failed only after training started fails the test.
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import torch
 
 import growth
 from growth.how import AddBlock, AddWidth

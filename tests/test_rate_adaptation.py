@@ -281,7 +281,7 @@ def test_stage_map_and_ages_across_width_growth():
         corner = _corner(before)
         rest = torch.ones_like(p, dtype=torch.bool)
         rest[corner] = False
-        assert state["stage"].shape == p.shape and state["age"].shape == p.shape
+        assert state["stage"].shape == p.shape == after and state["age"].shape == p.shape
         assert (state["stage"][corner] == 0).all() and (state["stage"][rest] == 1).all(), name
         assert (state["age"][corner] == 2).all() and (state["age"][rest] == 0).all(), name
         assert not state["exp_avg"][rest].any() and rest.any() == (name in grown)

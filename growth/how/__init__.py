@@ -14,6 +14,7 @@ from .depth_init import (
 )
 from .doubling import DoubleBlocks, double_blocks
 from .gradmax import GradMax, GradMaxRandom
+from .splitting import Splitting
 from .momentum import MomentumInit, WeightEMA
 from .mup import mup_init
 from .width import AddWidth, WidthGrowth, grow_width
@@ -31,6 +32,6 @@ __all__ = [
     "AddBlock", "AdamInit", "CopyInit", "DEPTH_INITS", "DepthInit", "GauInit", "HeInit", "UniInit", "ZeroInit",
     "depth_families", "grow_depth", "last_bn", "make_depth_init", "DoubleBlocks", "MomentumInit", "WeightEMA",
     "double_blocks",
-    "AddWidth", "GradMax", "GradMaxRandom", "Net2Net", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
+    "AddWidth", "GradMax", "GradMaxRandom", "Net2Net", "Splitting", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
     "WidthMethod", "grow_width", "make_width_method", "mup_init",
 ]

@@ -18,11 +18,12 @@ import math
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "BatchNormAdapter", "Conv2dAdapter", "LayerAdapter", "LinearAdapter", "NormAdapter", "layer_adapter",
-    "norm_adapter", "register_layer_adapter",
+    "BatchNormAdapter", "Conv2dAdapter", "LayerAdapter", "LinearAdapter", "NormAdapter", "conv_output_size",
+    "layer_adapter", "norm_adapter", "register_layer_adapter",
 ]
 
 
@@ -51,6 +52,11 @@ class LayerAdapter:
         """A new layer like ``module`` whose channel-view weight has ``shape``, PyTorch's default init."""
         raise NotImplementedError
 
+    def patches(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """The input as each output unit sees it: ``(B, fan-in, *output grid)``, the fan-in coordinates
+        in the order of a weight row (what GradMax's and Splitting's statistics are made of)."""
+        raise NotImplementedError
+
 
 class LinearAdapter(LayerAdapter):
     types = (nn.Linear,)
@@ -72,6 +78,9 @@ class LinearAdapter(LayerAdapter):
     def fresh(self, module, shape, depthwise):
         return nn.Linear(math.prod(shape[1:]), shape[0], bias=module.bias is not None, dtype=module.weight.dtype)
 
+    def patches(self, module, x):
+        return x.reshape(x.shape[0], -1)
+
 
 class Conv2dAdapter(LayerAdapter):
     types = (nn.Conv2d,)
@@ -91,6 +100,20 @@ class Conv2dAdapter(LayerAdapter):
         return nn.Conv2d(channels_in, shape[0], m.kernel_size, stride=m.stride, padding=m.padding,
                          dilation=m.dilation, groups=shape[0] if depthwise else m.groups, bias=m.bias is not None,
                          padding_mode=m.padding_mode, dtype=m.weight.dtype)
+
+    def patches(self, module, x):
+        """``F.unfold`` of the input (zero padding; a grouped conv's rows see only their group: not here)."""
+        if module.groups != 1 or module.padding_mode != "zeros" or isinstance(module.padding, str):
+            raise ValueError(f"patches of a conv with groups={module.groups}, padding={module.padding!r}, "
+                             f"padding_mode={module.padding_mode!r}: only plain zero-padded convs are unrolled")
+        cols = F.unfold(x, module.kernel_size, dilation=module.dilation, padding=module.padding, stride=module.stride)
+        return cols.view(x.shape[0], cols.shape[1], *conv_output_size(module, x.shape[2:]))
+
+
+def conv_output_size(conv: nn.Conv2d, size) -> torch.Size:
+    """The output grid of ``conv`` on an input grid ``size``."""
+    return torch.Size((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in
+                      zip(size, conv.padding, conv.dilation, conv.kernel_size, conv.stride))
 
 
 class NormAdapter:

@@ -46,15 +46,14 @@ from typing import Any, ClassVar
 
 import scipy.linalg
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.grad import conv2d_weight
 
 from ..cost import training_macs_per_sample
 from ..models.base import ChannelGroup, width_groups
 from .bridges import Bridge, group_bridges, leaf_graph
-from .adapters import layer_adapter
-from .width_methods import GroupPlan, WidthMethod, _grown_bias, register_width_method
+from .adapters import conv_output_size, layer_adapter
+from .width_methods import GroupPlan, WidthMethod, _grown_bias, register_width_method, unit_rows
 from .width_statistics import StatisticsPass, grow_batches
 
 __all__ = ["GradMax", "GradMaxRandom", "GrowMatrix", "fan_out_blocks", "grow_matrices", "install_fan_out"]
@@ -69,12 +68,6 @@ class GrowMatrix:
     matrix: torch.Tensor
     rows: list[tuple[str, int]]
     cols: list[tuple[str, int]]
-
-
-def _patches(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """The producer's input patches at each of its output positions: ``(B, C_in k k, H_out, W_out)``."""
-    cols = F.unfold(x, conv.kernel_size, dilation=conv.dilation, padding=conv.padding, stride=conv.stride)
-    return cols.view(x.shape[0], cols.shape[1], *_output_size(conv, x))
 
 
 def _conv_bridge(patches: torch.Tensor, grad: torch.Tensor, consumer: nn.Conv2d) -> torch.Tensor:
@@ -127,7 +120,7 @@ def grow_matrices(model: nn.Module, groups: list[ChannelGroup], batches, bridges
     macs, count = 0, 0
     for captured in stats.run(batches):
         count += 1
-        patches = {p: (_patches(model.get_submodule(p), x) if x.dim() == 4 else x.reshape(x.shape[0], -1))
+        patches = {p: layer_adapter(model.get_submodule(p)).patches(model.get_submodule(p), x)
                    for p, x in captured.inputs.items()}
         for g in groups:
             for bridge in bridges[g.name]:
@@ -135,7 +128,7 @@ def grow_matrices(model: nn.Module, groups: list[ChannelGroup], batches, bridges
                 x, grad = patches[bridge.producer], captured.output_grads[bridge.consumer]
                 if kind == "conv":
                     consumer = model.get_submodule(bridge.consumer)
-                    if _output_size(consumer, x) != grad.shape[2:]:
+                    if conv_output_size(consumer, x.shape[2:]) != grad.shape[2:]:
                         raise ValueError(f"GradMax: {bridge.consumer} writes a {tuple(grad.shape[2:])} grid, not the one "
                                          f"it would from the {tuple(x.shape[2:])} grid {bridge.producer} writes: the "
                                          "bridge is not a conv")
@@ -169,12 +162,6 @@ def grow_matrices(model: nn.Module, groups: list[ChannelGroup], batches, bridges
     return result, stats.samples, macs
 
 
-def _output_size(conv: nn.Conv2d, patches: torch.Tensor) -> torch.Size:
-    """The output grid of ``conv`` on the grid of ``patches`` (``(B, D, H, W)``)."""
-    return torch.Size((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in
-                      zip(patches.shape[2:], conv.padding, conv.dilation, conv.kernel_size, conv.stride))
-
-
 def top_singular(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """The ``k`` largest singular values (descending) and right singular vectors (rows) of ``matrix``
     (float64), at most ``min(m, n)``, and the MACs spent.
@@ -198,13 +185,6 @@ def top_singular(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     if n > m:  # left vectors u: v = G^T u / sigma
         vectors = (matrix.T @ vectors) / values.clamp_min(torch.finfo(values.dtype).tiny)
     return values, vectors.T.contiguous(), max(m, n) * small * small + small ** 3
-
-
-def _unit_rows(vectors: torch.Tensor) -> torch.Tensor:
-    """Rows scaled to unit norm, each signed so that its largest entry (by size) is positive."""
-    vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(torch.finfo(vectors.dtype).tiny)
-    sign = torch.sign(vectors.gather(1, vectors.abs().argmax(dim=1, keepdim=True)))
-    return vectors * torch.where(sign == 0, torch.ones_like(sign), sign)
 
 
 def _random_directions(count: int, size: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -368,7 +348,7 @@ class GradMax(GradMaxRandom):
                 tolerance = values[0] * max(m, n) * torch.finfo(torch.float32).eps if len(values) else 0.0
                 rank = int((values > tolerance).sum()) if len(values) and values[0] > 0 else 0
                 taken = min(plan.added, rank)
-                directions = torch.cat([_unit_rows(vh[:taken]),
+                directions = torch.cat([unit_rows(vh[:taken]),
                                         _random_directions(plan.added - taken, n, generator)])
                 install_fan_out(model, g, plan, directions * self._norm(model, g, plan), grow.cols)
                 summary["groups"][g.name] = {"shape": (m, n), "rank": rank, "from_svd": taken,

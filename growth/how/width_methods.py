@@ -70,7 +70,8 @@ class GroupPlan:
 
     ``source`` (Net2Net): for each new channel, the old channel it copies.  ``fan_out`` (set by a
     method's ``prepare``, GradMax): consumer name -> the new channels' columns of its old rows, in
-    channel view ``(rows, added, *kernel)``.
+    channel view ``(rows, added, *kernel)``.  ``split`` (Splitting): producer name -> an offset per new
+    channel, in the shape of a weight row: the source unit's row gets ``+offset``, the copy's ``-offset``.
     """
 
     name: str
@@ -78,6 +79,7 @@ class GroupPlan:
     new: int
     source: torch.Tensor | None = None
     fan_out: dict[str, torch.Tensor] | None = None
+    split: dict[str, torch.Tensor] | None = None
 
     @property
     def added(self) -> int:
@@ -148,6 +150,14 @@ class Tie:
     reads: GroupPlan
     into: GroupPlan
     offset: int
+
+
+def unit_rows(vectors: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit norm, each signed so that its largest entry (by size) is positive (the same
+    result from every LAPACK, whose singular and eigenvectors' signs are arbitrary)."""
+    vectors = vectors / vectors.norm(dim=1, keepdim=True).clamp_min(torch.finfo(vectors.dtype).tiny)
+    sign = torch.sign(vectors.gather(1, vectors.abs().argmax(dim=1, keepdim=True)))
+    return vectors * torch.where(sign == 0, torch.ones_like(sign), sign)
 
 
 def randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:

@@ -3,7 +3,7 @@
 :class:`StatisticsPass` runs forward / backward passes of the *un-grown* model over a few batches
 and hands the caller, batch by batch, what hooks caught on the layers it named: a layer's input
 (``inputs``: a producer's input, from which GradMax forms its grow matrix), its output
-(``outputs``), the gradient of the loss with respect to its output (``output_grads``: a consumer's
+(``outputs``, copied: an in-place activation would overwrite it), the gradient of the loss with respect to its output (``output_grads``: a consumer's
 ``dL/dz``) or to its input (``input_grads``: ``dL/d(activation)``, what Splitting weighs).  The caller
 reduces each batch and drops it, so memory holds one batch of captures at a time.
 
@@ -76,7 +76,7 @@ class StatisticsPass:
                 if name in self.wanted["inputs"]:
                     captured.inputs[name] = x.detach()
                 if name in self.wanted["outputs"]:
-                    captured.outputs[name] = output.detach()
+                    captured.outputs[name] = output.detach().clone()  # a later in-place op (ReLU) would change it
                 if name in self.wanted["output_grads"]:
                     output.register_hook(lambda g: captured.output_grads.__setitem__(name, g.detach()))
                 if name in self.wanted["input_grads"]:

@@ -2,7 +2,7 @@
 that widen and by how much."""
 from .stages import AllStages, RoundRobin, Sequential
 from .stopping import StoppingRoundRobin
-from .width import ChannelStages, GroupRoundRobin, WidthSteps
+from .width import ChannelStages, GlobalPick, GroupRoundRobin, WidthSteps
 
-__all__ = ["AllStages", "ChannelStages", "GroupRoundRobin", "RoundRobin", "Sequential", "StoppingRoundRobin",
+__all__ = ["AllStages", "ChannelStages", "GlobalPick", "GroupRoundRobin", "RoundRobin", "Sequential", "StoppingRoundRobin",
            "WidthSteps"]

@@ -10,18 +10,23 @@ theirs), and None once its schedule is done.
 * :class:`GroupRoundRobin`: one group per growth, the groups in turn, a fixed number of channels at a
   time, until every group has its target count (GradMax's round robin over layer tuples, Evci et al.
   2022, Sec. 4).
+* :class:`GlobalPick`: the units with the lowest scores across all groups, a fraction of them
+  (Splitting's and Firefly's global selection); the chosen units go to the operator in
+  ``ctx.state["width_pick"]``.
 """
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import torch
 
 from ..models import channel_counts
 from ..protocol import GrowthContext
 
-__all__ = ["ChannelStages", "GroupRoundRobin", "WidthSteps"]
+__all__ = ["ChannelStages", "GlobalPick", "GroupRoundRobin", "WidthSteps"]
 
 
 @dataclass
@@ -131,3 +136,50 @@ class GroupRoundRobin:
     def exhausted(self, ctx: GrowthContext) -> bool:
         current = channel_counts(ctx.model)
         return all(current[g] >= n for g, n in self.targets.items())
+
+
+@dataclass
+class GlobalPick:
+    """Locator: pool every unit's score across groups (``score(ctx)``: group -> one score per unit,
+    lower grows first, e.g. :meth:`growth.how.Splitting.scores`) and pick the lowest ``fraction`` of
+    all units (at least one; the Splitting authors split the lowest 30%, Firefly grows 30-35%), only
+    negative scores if ``negative_only``.  Returns the groups' new counts (old + picked) and leaves the
+    picked units in ``ctx.state["width_pick"]`` (group -> unit indices) for the operator; None once
+    ``growths`` growths were made or nothing is picked."""
+
+    score: Callable[[GrowthContext], dict[str, torch.Tensor]]
+    fraction: float = 0.3
+    growths: int | None = None
+    negative_only: bool = False
+    name: str = "global-pick"
+    _done: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        ok = not isinstance(self.fraction, bool) and isinstance(self.fraction, numbers.Real)
+        if not ok or not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction={self.fraction!r} is not allowed: give a number in (0, 1]")
+        if self.growths is not None and (isinstance(self.growths, bool) or not isinstance(self.growths, int)
+                                         or self.growths < 1):
+            raise ValueError(f"growths={self.growths!r} is not allowed: give a positive integer or None")
+
+    def __call__(self, ctx: GrowthContext) -> dict[str, int] | None:
+        if self.growths is not None and self._done >= self.growths:
+            return None
+        scores = {g: torch.as_tensor(s).detach().cpu().flatten() for g, s in self.score(ctx).items()}
+        if not scores:
+            return None
+        groups = list(scores)
+        pooled = torch.cat([scores[g] for g in groups])
+        owner = torch.cat([torch.full((len(scores[g]),), k) for k, g in enumerate(groups)])
+        unit = torch.cat([torch.arange(len(scores[g])) for g in groups])
+        order = torch.argsort(pooled, stable=True)[:max(1, round(self.fraction * len(pooled)))]
+        if self.negative_only:
+            order = order[pooled[order] < 0]
+        if len(order) == 0:
+            return None
+        counts = channel_counts(ctx.model)
+        picked = {groups[k]: torch.sort(unit[order][owner[order] == k]).values for k in range(len(groups))}
+        picked = {g: units for g, units in picked.items() if len(units)}
+        ctx.state["width_pick"] = picked
+        self._done += 1
+        return {g: counts[g] + len(units) for g, units in picked.items()}

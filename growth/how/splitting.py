@@ -1,0 +1,271 @@
+"""Splitting steepest descent (Liu, Wu, Wang, NeurIPS 2019): split the units whose splitting matrix
+has the most negative eigenvalue, into ``w + eps v`` and ``w - eps v`` with the fan-out halved.
+
+For a unit with fan-in ``w`` and activation ``sigma``, splitting it into two copies ``w +/- eps v``,
+each with half the fan-out, keeps the function at ``eps = 0`` and changes the loss by
+``eps^2 / 2 v^T S v + O(eps^3)`` (their Theorem 2.2), with the *splitting matrix*
+
+    ``S = E[ dL/dsigma * sigma''(z) * a^2 * x x^T ]``,
+
+``x`` the unit's input patch (a weight row's coordinates), ``z`` its pre-activation after the norm,
+``a`` the norm's scale ``gamma / sqrt(running_var + eps)`` (1 without a norm; the BatchNorm frozen,
+as in the authors' code), summed over a conv's output positions.  The best direction is the
+eigenvector of the smallest eigenvalue ``lambda_min``; the units with the smallest ``lambda_min``
+split first.
+
+* ``sigma''``: PyTorch's ReLU (and :class:`growth.models.ReLU1`) has none; the authors use the
+  second derivative of ``softplus`` with ``beta = 3``, ``3 s (1 - s)``, ``s = sigmoid(3 z)``.  Softplus,
+  SiLU and tanh use their exact second derivative.
+* Defined on a group with one producer (a conv or a Linear) whose output passes through at most a
+  BatchNorm to one of those activations (VGG, CNN4, MLP, MobileNetV1's pointwise convs, a ResNet's
+  block-inner groups); elsewhere (residual groups, a linear bottleneck) ``unsupported="error"``
+  refuses the model before training and ``"net2net"`` copies random units there.
+* Which units: with a schedule of channel counts, the ``added`` units of smallest ``lambda_min`` in
+  each group (each splits at most once per growth); :meth:`Splitting.scores` gives every unit's
+  ``lambda_min`` for a global pick across groups (:class:`growth.where.GlobalPick`, the authors'
+  selection: the lowest fraction of all units).
+* Statistics (:mod:`growth.how.width_statistics`): ``batches`` grow batches of ``batch_size`` training
+  images, eval mode (the authors accumulate over one epoch).  ``eps``: the authors' ``1e-2``, ``v`` a
+  unit vector.  Cost charged to the run: the passes, the weighted Gram matrices (``N D^2`` per unit)
+  and the eigensolver (``D^3`` per unit).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+import torch
+from torch import fx, nn
+
+from ..cost import training_macs_per_sample
+from ..models.activations import ReLU1
+from ..models.base import ChannelGroup, width_groups
+from .adapters import layer_adapter
+from .bridges import leaf_graph
+from .width_methods import Net2Net, register_width_method, unit_rows
+from .width_statistics import StatisticsPass, grow_batches
+
+__all__ = ["Splitting", "SplitSite", "second_derivative", "split_sites", "splitting_matrices"]
+
+
+def _relu_surrogate(z: torch.Tensor) -> torch.Tensor:
+    s = torch.sigmoid(3 * z)
+    return 3 * s * (1 - s)
+
+
+def second_derivative(activation: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``sigma''`` of an activation module (the authors' softplus surrogate for ReLU), None if unknown."""
+    if isinstance(activation, (nn.ReLU, ReLU1)):
+        return _relu_surrogate
+    if isinstance(activation, nn.Softplus):
+        beta = activation.beta
+
+        def softplus(z):
+            s = torch.sigmoid(beta * z)
+            return beta * s * (1 - s)
+        return softplus
+    if isinstance(activation, nn.SiLU):
+        def silu(z):
+            s = torch.sigmoid(z)
+            return s * (1 - s) * (2 + z * (1 - 2 * s))
+        return silu
+    if isinstance(activation, nn.Tanh):
+        return lambda z: -2 * torch.tanh(z) * (1 - torch.tanh(z) ** 2)
+    return None
+
+
+@dataclass(frozen=True)
+class SplitSite:
+    """Where a group's units live: its producer, the BatchNorm after it (or None) and the activation."""
+
+    producer: str
+    norm: str | None
+    activation: str
+
+
+def split_sites(model: nn.Module, groups: list[ChannelGroup]) -> tuple[dict[str, SplitSite], dict[str, str]]:
+    """Each group's :class:`SplitSite`, and for the others why Splitting is not defined there."""
+    graph: fx.Graph = leaf_graph(model)
+    modules = dict(model.named_modules())
+    calls = {node.target: node for node in graph.nodes if node.op == "call_module"}
+    sites, reasons = {}, {}
+
+    def only_user(node: fx.Node) -> fx.Node | None:
+        users = list(node.users)
+        return users[0] if len(users) == 1 and users[0].op == "call_module" else None
+
+    for g in groups:
+        if len(g.producers) != 1 or g.depthwise:
+            reasons[g.name] = (f"{len(g.producers)} producers" if len(g.producers) != 1 else
+                               f"depthwise conv {g.depthwise[0]}") + " (Splitting splits one layer's units)"
+            continue
+        producer = g.producers[0]
+        if layer_adapter(modules[producer], required=False) is None:
+            reasons[g.name] = f"producer {producer} has no layer adapter"
+            continue
+        node, norm = only_user(calls[producer]), None
+        if node is not None and isinstance(modules[node.target], nn.modules.batchnorm._BatchNorm):
+            norm, node = node.target, only_user(node)
+        if node is None or second_derivative(modules[node.target]) is None:
+            reasons[g.name] = f"the output of {producer} does not go to a known activation"
+            continue
+        sites[g.name] = SplitSite(producer, norm, node.target)
+    return sites, reasons
+
+
+def _norm_scale(model: nn.Module, site: SplitSite) -> torch.Tensor | float:
+    if site.norm is None:
+        return 1.0
+    bn = model.get_submodule(site.norm)
+    weight = bn.weight if bn.weight is not None else torch.ones_like(bn.running_var)
+    return (weight / torch.sqrt(bn.running_var + bn.eps)).detach()
+
+
+def splitting_matrices(model: nn.Module, sites: dict[str, SplitSite], batches,
+                       memory_floats: int = 2**25) -> tuple[dict[str, torch.Tensor], int, int]:
+    """Each group's splitting matrices ``(units, D, D)`` (float64, symmetric), the mean over ``batches``;
+    the images passed and the MACs of the weighted Gram matrices."""
+    producers = [s.producer for s in sites.values()]
+    outputs = [s.norm or s.producer for s in sites.values()]
+    activations = [s.activation for s in sites.values()]
+    stats = StatisticsPass(model, inputs=producers, outputs=outputs, output_grads=activations)
+    sums: dict[str, torch.Tensor] = {}
+    macs, count = 0, 0
+    for captured in stats.run(batches):
+        count += 1
+        for group, site in sites.items():
+            producer = model.get_submodule(site.producer)
+            patches = layer_adapter(producer).patches(producer, captured.inputs[site.producer])
+            z = captured.outputs[site.norm or site.producer]
+            grad = captured.output_grads[site.activation]
+            curvature = second_derivative(model.get_submodule(site.activation))(z)
+            scale = _norm_scale(model, site)
+            if isinstance(scale, torch.Tensor):
+                scale = scale.view(1, -1, *[1] * (z.dim() - 2))
+            weights = (grad * curvature * scale**2).to(torch.float64)
+            x = patches.to(torch.float64).movedim(1, -1).reshape(-1, patches.shape[1])  # (N, D)
+            w = weights.movedim(1, -1).reshape(-1, weights.shape[1])  # (N, units)
+            units, (n, d) = w.shape[1], x.shape
+            chunk = max(1, memory_floats // max(1, n * d))
+            parts = [torch.einsum("nc,nd,ne->cde", w[:, c:c + chunk], x, x) for c in range(0, units, chunk)]
+            block = torch.cat(parts)
+            sums[group] = sums[group] + block if group in sums else block
+            macs += units * n * d * d
+    if count == 0:
+        raise ValueError("Splitting: the grow batches were empty (no training data?)")
+    return {g: (s / count + s.transpose(1, 2) / count) / 2 for g, s in sums.items()}, stats.samples, macs
+
+
+@register_width_method
+@dataclass(repr=False)
+class Splitting(Net2Net):
+    """Splitting steepest descent; see the module doc.  ``eps`` (1e-2), ``batch_size`` x ``batches``
+    grow images (``augment``), ``unsupported``: ``"error"`` or ``"net2net"``."""
+
+    name: ClassVar[str] = "splitting"
+    needs_data: ClassVar[bool] = True
+    eps: float = 1e-2
+    batch_size: int = 128
+    batches: int = 1
+    augment: bool = True
+    unsupported: str = "error"
+
+    UNSUPPORTED: ClassVar[tuple[str, ...]] = ("error", "net2net")
+
+    def __post_init__(self) -> None:
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not math.isfinite(self.eps) \
+                or self.eps < 0:
+            raise ValueError(f"eps={self.eps!r} is not allowed: give a finite number >= 0 (the authors use 1e-2)")
+        for key in ("batch_size", "batches"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{key}={value!r} is not allowed: give a positive integer")
+        if self.unsupported not in self.UNSUPPORTED:
+            raise ValueError(f"unsupported={self.unsupported!r} is unknown: choose one of {', '.join(self.UNSUPPORTED)}")
+
+    def check(self, model: nn.Module) -> None:
+        _, reasons = split_sites(model, width_groups(model))
+        if reasons and self.unsupported == "error":
+            group, why = next(iter(reasons.items()))
+            raise ValueError(f"method 'splitting' is not defined on group {group} of "
+                             f"{getattr(model, 'spec', type(model).__name__)} ({why}): grow another family, or use "
+                             "Splitting(unsupported='net2net') to copy random units there")
+
+    def eigen(self, model: nn.Module, groups: list[ChannelGroup], context: Any) -> tuple[dict[str, Any], int]:
+        """Each defined group's ``(lambda_min, v)`` per unit (``v``: unit rows in the producer's row shape)
+        and the MACs spent."""
+        sites, _ = split_sites(model, groups)
+        if not sites:
+            return {}, 0
+        batches = grow_batches(context, self.batch_size, self.batches, augment=self.augment)
+        matrices, samples, macs = splitting_matrices(model, sites, batches)
+        shape = getattr(getattr(context, "cost", None), "input_shape", None) or context.data.input_shape
+        macs += samples * training_macs_per_sample(model, shape)
+        found = {}
+        for group, matrix in matrices.items():
+            values, vectors = torch.linalg.eigh(matrix)
+            producer = model.get_submodule(sites[group].producer)
+            row_shape = layer_adapter(producer).weight(producer).shape[1:]
+            direction = unit_rows(vectors[:, :, 0]).reshape(-1, *row_shape)
+            found[group] = (values[:, 0], direction, sites[group].producer)
+            macs += matrix.shape[0] * matrix.shape[1] ** 3
+        return found, macs
+
+    def scores(self, ctx: Any) -> dict[str, torch.Tensor]:
+        """Every unit's ``lambda_min`` by group (lower: split first), for a global pick; charges its cost
+        to ``ctx.cost`` and keeps the eigenvectors in ``ctx.state["splitting"]`` for the growth that follows."""
+        found, macs = self.eigen(ctx.model, width_groups(ctx.model), ctx)
+        if macs and getattr(ctx, "cost", None) is not None:
+            ctx.cost.add_extra(macs, "splitting scores")
+        ctx.state["splitting"] = {"epoch": ctx.epoch, "found": found}
+        return {group: values for group, (values, _, _) in found.items()}
+
+    def prepare(self, model, groups, plans, context, generator):
+        growing = [g for g in groups if plans[g.name].added]
+        state = getattr(context, "state", None) or {}
+        cached = state.get("splitting")
+        if cached is not None and cached["epoch"] == getattr(context, "epoch", None):
+            found, macs = cached["found"], 0
+            state.pop("splitting")
+        else:
+            found, macs = self.eigen(model, growing, context)
+        picked = state.pop("width_pick", {}) if isinstance(state, dict) else {}
+        summary: dict[str, Any] = {"groups": {}}
+        for g in growing:
+            plan = plans[g.name]
+            if g.name not in found:
+                if self.unsupported == "error":
+                    raise ValueError(f"method 'splitting' is not defined on group {g.name}: see Splitting.check")
+                summary["groups"][g.name] = {"net2net": True}
+                continue
+            if plan.added > plan.old:
+                raise ValueError(f"Splitting: group {g.name} would add {plan.added} units to {plan.old}: each unit "
+                                 f"splits at most once per growth, so grow it by at most {plan.old}")
+            values, directions, producer = found[g.name]
+            chosen = picked.get(g.name)
+            if chosen is None or len(chosen) != plan.added:
+                chosen = torch.argsort(values, stable=True)[:plan.added]
+            plan.source = chosen.cpu()
+            plan.split = {producer: directions[plan.source].to(model.get_submodule(producer).weight) * self.eps}
+            summary["groups"][g.name] = {"lambda_min": [float(v) for v in values[plan.source]]}
+        summary["macs"] = macs
+        return summary
+
+    def plan(self, plans, ties, generator):
+        """The sources of the defined groups were chosen in :meth:`prepare` (by ``lambda_min``); the
+        others copy random units as Net2Net does (option-A shortcuts included)."""
+        super().plan([p for p in plans if p.source is None], ties, generator)
+
+    def layer(self, layer, model, generator):
+        weight, bias, scale = super().layer(layer, model, generator)
+        split = layer.rows.split if layer.rows is not None and layer.rows.added else None
+        if split is not None and layer.name in split:
+            offset = split[layer.name]
+            if layer.cols is not None and layer.cols.added:  # inputs copied too: spread as Net2Net spreads w
+                index = layer.cols.index()
+                share = layer.cols.copies()[index].to(offset)
+                offset = offset[:, index.to(offset.device)] / share.view(1, -1, *[1] * (offset.dim() - 2))
+            weight[layer.rows.source.to(weight.device)] += offset
+            weight[layer.rows.old:] -= offset
+        return weight, bias, scale
