@@ -183,3 +183,21 @@ def test_cli_bad_values_exit_2(args, word, capsys, tmp_path):
 
 def test_registered():
     assert "vt" in RECIPES and RECIPES["vt"].profiles == ("smoke", "bench", "paper")
+
+
+@pytest.mark.parametrize("method", ["gradmax", "splitting", "firefly-simple"])
+def test_the_comparison_methods_grow_on_the_vt_schedule_and_charge_their_steps(method, tmp_path, one_thread):
+    """Tables 2-3 run GradMax, Splitting and Firefly on the VT scheduler: each grows the planned
+    channels, its data passes charged to the run and recorded per growth, the History stays JSON."""
+    run = run_vt(vt_config("smoke", variant="growing", width_method=method, **TINY), progress=False)
+    h = run.history
+    grows = [e for e in h.events if e["kind"] == "grow"]
+    found = [e for e in h.events if e["kind"] == "width"]
+    assert h.meta["channels"] == h.meta["stages"][-1]["channels"] and len(grows) == 2 == len(found)
+    assert all(e["extra_macs"] > 0 for e in grows)
+    assert h.meta["cost"]["extra_macs"][f"{method} growth step"] == sum(e["extra_macs"] for e in grows)
+    assert [e["overhead_macs"] for e in found] == [e["extra_macs"] for e in grows]
+    h.save(tmp_path / "h.json")
+    assert [e["kind"] for e in History.load(tmp_path / "h.json").events] == ["width", "grow"] * 2
+    relu1 = any(type(m).__name__ == "ReLU1" for m in run.model.modules())
+    assert relu1 == (method == "gradmax")

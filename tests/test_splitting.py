@@ -92,7 +92,7 @@ def test_the_loss_change_of_a_split_is_eps_squared_over_two_times_the_quadratic_
     grp = next(g for g in model.channel_groups() if g.name == group)
     sites, reasons = split_sites(model, [grp])
     assert group in sites and not reasons
-    matrices, samples, macs = splitting_matrices(model, sites, [(x, y)])
+    matrices, samples = splitting_matrices(model, sites, [(x, y)])
     S = matrices[group][unit]
     base = loss(model, x, y)
     old = channel_counts(model)[group]

@@ -42,7 +42,11 @@ class LayerAdapter:
 
     def weight(self, module: nn.Module, spatial: int = 1) -> torch.Tensor:
         """The weight in channel view ``(out, in channels, *rest)`` (a view, not a copy)."""
-        return module.weight
+        return self.view(module.weight, spatial)
+
+    def view(self, tensor: torch.Tensor, spatial: int = 1) -> torch.Tensor:
+        """A tensor shaped like the weight (its gradient, a mask) in channel view."""
+        return tensor
 
     def install(self, module: nn.Module, weight: torch.Tensor, bias: torch.Tensor | None, depthwise: bool) -> None:
         """Set the grown ``weight`` (channel view) and ``bias`` as new parameters; update the sizes."""
@@ -62,11 +66,10 @@ class LinearAdapter(LayerAdapter):
     types = (nn.Linear,)
     flattened = True
 
-    def weight(self, module, spatial=1):
-        weight = module.weight
+    def view(self, tensor, spatial=1):
         if spatial > 1:
-            return weight.reshape(weight.shape[0], weight.shape[1] // spatial, spatial)
-        return weight
+            return tensor.reshape(tensor.shape[0], tensor.shape[1] // spatial, spatial)
+        return tensor
 
     def install(self, module, weight, bias, depthwise):
         weight = weight.reshape(weight.shape[0], -1)

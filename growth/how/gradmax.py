@@ -243,6 +243,7 @@ class GradMaxRandom(WidthMethod):
     Keeps the function; needs no data."""
 
     name: ClassVar[str] = "gradmax-random"
+    zero_fan_in: ClassVar[bool] = True
     scale: float = 0.5
     scale_method: str = "mean_norm"
 

@@ -26,8 +26,10 @@ split first.
   selection: the lowest fraction of all units).
 * Statistics (:mod:`growth.how.width_statistics`): ``batches`` grow batches of ``batch_size`` training
   images, eval mode (the authors accumulate over one epoch).  ``eps``: the authors' ``1e-2``, ``v`` a
-  unit vector.  Cost charged to the run: the passes, the weighted Gram matrices (``N D^2`` per unit)
-  and the eigensolver (``D^3`` per unit).
+  unit vector.  Cost charged to the run: the passes, the weighted Gram matrices (``N D^2`` per unit,
+  ``N`` the positions of the grow batch, ``D`` the fan-in) and the eigensolver (``D^3`` per unit): a
+  3x3 conv of many channels is expensive (the authors grow MobileNetV1, whose 1x1 convs keep ``D``
+  small).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+import scipy.linalg
 import torch
 from torch import fx, nn
 
@@ -46,7 +49,7 @@ from .bridges import leaf_graph
 from .width_methods import Net2Net, register_width_method, unit_rows
 from .width_statistics import StatisticsPass, grow_batches
 
-__all__ = ["Splitting", "SplitSite", "second_derivative", "split_sites", "splitting_matrices"]
+__all__ = ["Splitting", "SplitSite", "second_derivative", "split_sites", "splitting_eigen", "splitting_matrices"]
 
 
 def _relu_surrogate(z: torch.Tensor) -> torch.Tensor:
@@ -122,39 +125,69 @@ def _norm_scale(model: nn.Module, site: SplitSite) -> torch.Tensor | float:
     return (weight / torch.sqrt(bn.running_var + bn.eps)).detach()
 
 
-def splitting_matrices(model: nn.Module, sites: dict[str, SplitSite], batches,
-                       memory_floats: int = 2**25) -> tuple[dict[str, torch.Tensor], int, int]:
-    """Each group's splitting matrices ``(units, D, D)`` (float64, symmetric), the mean over ``batches``;
-    the images passed and the MACs of the weighted Gram matrices."""
+def _factors(model: nn.Module, sites: dict[str, SplitSite], batches
+             ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], int, int]:
+    """One statistics pass: per group the input patches ``x`` ``(N, D)`` and the per-unit weights
+    ``w = dL/dsigma * sigma''(z) * a^2`` ``(N, units)`` over all positions of all batches (model dtype);
+    the images passed and the number of batches."""
     producers = [s.producer for s in sites.values()]
     outputs = [s.norm or s.producer for s in sites.values()]
     activations = [s.activation for s in sites.values()]
     stats = StatisticsPass(model, inputs=producers, outputs=outputs, output_grads=activations)
-    sums: dict[str, torch.Tensor] = {}
-    macs, count = 0, 0
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {g: [] for g in sites}
+    count = 0
     for captured in stats.run(batches):
         count += 1
         for group, site in sites.items():
             producer = model.get_submodule(site.producer)
             patches = layer_adapter(producer).patches(producer, captured.inputs[site.producer])
             z = captured.outputs[site.norm or site.producer]
-            grad = captured.output_grads[site.activation]
             curvature = second_derivative(model.get_submodule(site.activation))(z)
             scale = _norm_scale(model, site)
             if isinstance(scale, torch.Tensor):
                 scale = scale.view(1, -1, *[1] * (z.dim() - 2))
-            weights = (grad * curvature * scale**2).to(torch.float64)
-            x = patches.to(torch.float64).movedim(1, -1).reshape(-1, patches.shape[1])  # (N, D)
-            w = weights.movedim(1, -1).reshape(-1, weights.shape[1])  # (N, units)
-            units, (n, d) = w.shape[1], x.shape
-            chunk = max(1, memory_floats // max(1, n * d))
-            parts = [torch.einsum("nc,nd,ne->cde", w[:, c:c + chunk], x, x) for c in range(0, units, chunk)]
-            block = torch.cat(parts)
-            sums[group] = sums[group] + block if group in sums else block
-            macs += units * n * d * d
+            weights = captured.output_grads[site.activation] * curvature * scale**2
+            parts[group].append((patches.movedim(1, -1).reshape(-1, patches.shape[1]),
+                                 weights.movedim(1, -1).reshape(-1, weights.shape[1])))
     if count == 0:
         raise ValueError("Splitting: the grow batches were empty (no training data?)")
-    return {g: (s / count + s.transpose(1, 2) / count) / 2 for g, s in sums.items()}, stats.samples, macs
+    return ({g: (torch.cat([x for x, _ in p]), torch.cat([w for _, w in p])) for g, p in parts.items()},
+            stats.samples, count)
+
+
+def _unit_matrix(x: torch.Tensor, w: torch.Tensor, unit: int, count: int) -> torch.Tensor:
+    """One unit's splitting matrix (float64, symmetrised): ``x^T diag(w[:, unit]) x`` over the batches."""
+    matrix = ((x * w[:, unit:unit + 1]).T @ x).to(torch.float64) / count
+    return (matrix + matrix.T) / 2
+
+
+def splitting_matrices(model: nn.Module, sites: dict[str, SplitSite], batches) -> tuple[dict[str, torch.Tensor], int]:
+    """Each group's splitting matrices ``(units, D, D)`` (float64, symmetric), the mean over ``batches``,
+    and the images passed.  ``units x D^2`` floats: for small layers (the tests); Splitting itself
+    keeps one matrix at a time (:func:`splitting_eigen`)."""
+    factors, samples, count = _factors(model, sites, batches)
+    return {g: torch.stack([_unit_matrix(x, w, c, count) for c in range(w.shape[1])])
+            for g, (x, w) in factors.items()}, samples
+
+
+def splitting_eigen(model: nn.Module, sites: dict[str, SplitSite], batches
+                    ) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], int, int]:
+    """Each group's ``(lambda_min, v)`` per unit (``v``: unit rows ``(units, D)``, float64), one matrix
+    at a time, the smallest eigenpair alone (LAPACK's ``syevr``); the images passed and the MACs
+    (``N D^2`` per unit for its matrix, ``D^3`` for its eigenpair)."""
+    factors, samples, count = _factors(model, sites, batches)
+    found, macs = {}, 0
+    for group, (x, w) in factors.items():
+        n, d = x.shape
+        values, vectors = [], []
+        for unit in range(w.shape[1]):
+            value, vector = scipy.linalg.eigh(_unit_matrix(x, w, unit, count).numpy(), subset_by_index=[0, 0],
+                                              driver="evr")
+            values.append(float(value[0]))
+            vectors.append(torch.from_numpy(vector[:, 0].copy()))
+            macs += n * d * d + d**3
+        found[group] = (torch.tensor(values, dtype=torch.float64), torch.stack(vectors))
+    return found, samples, macs
 
 
 @register_width_method
@@ -199,17 +232,14 @@ class Splitting(Net2Net):
         if not sites:
             return {}, 0
         batches = grow_batches(context, self.batch_size, self.batches, augment=self.augment)
-        matrices, samples, macs = splitting_matrices(model, sites, batches)
+        pairs, samples, macs = splitting_eigen(model, sites, batches)
         shape = getattr(getattr(context, "cost", None), "input_shape", None) or context.data.input_shape
         macs += samples * training_macs_per_sample(model, shape)
         found = {}
-        for group, matrix in matrices.items():
-            values, vectors = torch.linalg.eigh(matrix)
+        for group, (values, vectors) in pairs.items():
             producer = model.get_submodule(sites[group].producer)
             row_shape = layer_adapter(producer).weight(producer).shape[1:]
-            direction = unit_rows(vectors[:, :, 0]).reshape(-1, *row_shape)
-            found[group] = (values[:, 0], direction, sites[group].producer)
-            macs += matrix.shape[0] * matrix.shape[1] ** 3
+            found[group] = (values, unit_rows(vectors).reshape(-1, *row_shape), sites[group].producer)
         return found, macs
 
     def scores(self, ctx: Any) -> dict[str, torch.Tensor]:

@@ -48,8 +48,9 @@ class WidthGrowth:
     channel count.  ``rescaled``: the factor applied to the old part of each rescaled weight (VT;
     its bias took the same factor).  ``width``: the multiplier before and after (None: per-group
     counts, no single multiplier).  ``overhead_macs`` / ``overhead_seconds``: what the method's
-    ``prepare`` spent looking at data (GradMax's passes and SVDs; 0 for the data-free methods);
-    ``prepared``: what it found, per group (GradMax: the grow matrix's shape and rank).
+    ``prepare`` and ``finish`` spent looking at data (GradMax's passes and SVDs, Firefly's optimisation
+    steps; 0 for the data-free methods); ``prepared``: what they found, per group (GradMax: the grow
+    matrix's shape and rank).
     """
 
     method: str
@@ -295,8 +296,6 @@ def grow_width(
     prepared = grower.prepare(model, groups, plans, context, generator)
     overhead = int(prepared.pop("macs", 0))
     seconds = time.perf_counter() - start
-    if overhead and getattr(context, "cost", None) is not None:
-        context.cost.add_extra(overhead, f"{grower.name or type(grower).__name__} growth step")
     grower.plan(list(plans.values()), ties, generator)
     layers = _layer_plans(model, groups, plans)
     after_norm = normalised_layers(model) if grower.needs_norms else {}
@@ -323,6 +322,13 @@ def grow_width(
     for tie in ties:
         _grow_shortcut(tie)
     model.width = float(width) if width is not None else None
+    start = time.perf_counter()
+    finished = grower.finish(model, groups, plans, context, generator)
+    overhead += int(finished.pop("macs", 0))
+    seconds += time.perf_counter() - start
+    prepared.update(finished)
+    if overhead and getattr(context, "cost", None) is not None:
+        context.cost.add_extra(overhead, f"{grower.name or type(grower).__name__} growth step")
     shapes = {name: (before[name], tuple(p.shape)) for name, p in model.named_parameters()}
     return WidthGrowth(method=grower.name or type(grower).__name__, width=(width_before, model.width),
                        groups={n: (p.old, p.new) for n, p in plans.items()}, shapes=shapes, rescaled=rescaled,
@@ -341,7 +347,8 @@ class AddWidth:
     pair it with any width locator: ``Grower(when, GroupRoundRobin(...), AddWidth(method="gradmax"))``.
     Each call draws from a generator seeded by the run's seed and epoch, passes the context to the
     method (GradMax looks at its data and charges its cost), and appends its :class:`WidthGrowth` to
-    ``ctx.state["width_growth"]``.
+    ``ctx.state["width_growth"]``; a method that looked at data also leaves a ``{"kind": "width", ...}``
+    event in the History (its cost and what it found per group: ranks, eigenvalues, fallbacks).
     """
 
     width: float | Sequence[float] | None = None
@@ -386,6 +393,10 @@ class AddWidth:
         record = grow_width(ctx.model, **size, method=self._method, noise=self.noise, generator=generator,
                             context=ctx)
         ctx.state.setdefault("width_growth", []).append(record)
+        if (record.overhead_macs or record.prepared) and ctx.history is not None:
+            ctx.history.events.append({"kind": "width", "epoch": ctx.epoch, "method": record.method,
+                                       "overhead_macs": record.overhead_macs,
+                                       "overhead_seconds": record.overhead_seconds, "found": record.prepared})
         return ctx.model
 
 

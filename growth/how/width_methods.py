@@ -41,7 +41,8 @@ A method is a :class:`WidthMethod`: ``check`` refuses a model it cannot grow (be
 ``prepare`` looks at data on the un-grown model (GradMax's gradients; it returns the MACs it spent,
 which the operator charges to the run), ``plan`` fixes per-group choices (Net2Net's copied units),
 ``layer`` returns a layer's grown weight and bias and the factor applied to its old weights,
-``norm_source`` says what the new BatchNorm channels copy (nothing: fresh 1 / 0 / 0 / 1).  A method in
+``norm_source`` says what the new BatchNorm channels copy (nothing: fresh 1 / 0 / 0 / 1), ``finish``
+works on the grown model (Firefly's optimisation of the new units; its MACs are charged too).  A method in
 a file of its own joins :data:`WIDTH_METHODS` with :func:`register_width_method` (``gradmax``:
 :mod:`growth.how.gradmax`).
 """
@@ -70,8 +71,10 @@ class GroupPlan:
 
     ``source`` (Net2Net): for each new channel, the old channel it copies.  ``fan_out`` (set by a
     method's ``prepare``, GradMax): consumer name -> the new channels' columns of its old rows, in
-    channel view ``(rows, added, *kernel)``.  ``split`` (Splitting): producer name -> an offset per new
-    channel, in the shape of a weight row: the source unit's row gets ``+offset``, the copy's ``-offset``.
+    channel view ``(rows, added, *kernel)``.  ``fan_in`` (Firefly): producer name -> the new channels'
+    rows over the old input coordinates, ``(added, fan-in)``.  ``split`` (Splitting): producer name -> an
+    offset per new channel, in the shape of a weight row: the source unit's row gets ``+offset``, the
+    copy's ``-offset``.
     """
 
     name: str
@@ -79,6 +82,7 @@ class GroupPlan:
     new: int
     source: torch.Tensor | None = None
     fan_out: dict[str, torch.Tensor] | None = None
+    fan_in: dict[str, torch.Tensor] | None = None
     split: dict[str, torch.Tensor] | None = None
 
     @property
@@ -183,6 +187,9 @@ class WidthMethod:
     needs_norms: ClassVar[bool] = False
     #: looks at training data in ``prepare``: ``grow_width`` needs a ``context`` with ``data``
     needs_data: ClassVar[bool] = False
+    #: new units start with zero fan-in: behind PyTorch's ReLU (derivative 0 at 0) they would never
+    #: learn, so the recipes swap in :class:`growth.models.ReLU1`
+    zero_fan_in: ClassVar[bool] = False
 
     def check(self, model: nn.Module) -> None:
         """Raise ``ValueError`` if this method cannot grow ``model`` (called before training and growth)."""
@@ -193,6 +200,12 @@ class WidthMethod:
         :class:`~growth.protocol.GrowthContext`) before anything changes; store what ``layer`` needs in
         the plans.  Returns a summary for the growth record; its ``"macs"`` are the multiply-accumulates
         spent, which the operator charges to the run."""
+        return {}
+
+    def finish(self, model: nn.Module, groups: list, plans: dict[str, GroupPlan], context: Any,
+               generator: torch.Generator | None) -> dict[str, Any]:
+        """Work on the grown ``model`` (Firefly's short optimisation of the new units); returns a summary
+        for the growth record whose ``"macs"`` the operator charges to the run."""
         return {}
 
     def plan(self, plans: list[GroupPlan], ties: list[Tie], generator: torch.Generator | None) -> None:

@@ -29,7 +29,10 @@ The ablation rows (Sec. 4, the ablation table) are ``variant``:
 
 ``width_method`` replaces a growing variant's way of filling new units by any of
 :data:`growth.how.WIDTH_METHODS` (App. A: ``growing+vt`` with ``width_method="vt-constraint"`` is
-VT-constraint, with ``"random"`` the standard initialisation); ``None`` keeps the variant's.
+VT-constraint, with ``"random"`` the standard initialisation; ``"gradmax"``, ``"splitting"``,
+``"firefly-simple"``: the VT paper's comparison methods, run on its scheduler as the paper does, with
+their authors' fallback where they are not defined and ``ReLU1`` for zero-fan-in units); ``None``
+keeps the variant's.
 ``rescale_without_bn`` (VT, VT-constraint): rescale the old weights of layers no BatchNorm reads,
 as the paper writes (True, the default), or keep them and the network's function (False;
 :class:`growth.how.VarianceTransfer`).
@@ -70,7 +73,7 @@ from ..data import list_datasets
 from ..data import load as load_dataset
 from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
-from ..models import build_model, channel_counts, parse_name, width_families
+from ..models import build_model, channel_counts, parse_name, relu_one_at_zero, width_families
 from ..probe import StageNormProbe
 from ..protocol import Grower
 from ..rate_adaptation import RULES
@@ -275,13 +278,17 @@ def width_method(config: VTConfig) -> str | None:
 
 def width_operator(config: VTConfig) -> WidthMethod | None:
     """The :class:`growth.how.WidthMethod` that fills ``config``'s new units (None: ``large``), with
-    ``rescale_without_bn`` where the method has it."""
+    ``rescale_without_bn`` where the method has it, and, for a method not defined on every group
+    (GradMax, Splitting), its authors' fallback there (``unsupported``: the second of its choices)."""
     method = width_method(config)
     if method is None:
         return None
-    options = {f.name for f in fields(WIDTH_METHODS[method])}
-    return WIDTH_METHODS[method](**({"rescale_without_bn": config.rescale_without_bn}
-                                    if "rescale_without_bn" in options else {}))
+    cls = WIDTH_METHODS[method]
+    options = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {"rescale_without_bn": config.rescale_without_bn} if "rescale_without_bn" in options else {}
+    if "unsupported" in options:
+        kwargs["unsupported"] = cls.UNSUPPORTED[1]
+    return cls(**kwargs)
 
 
 def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
@@ -327,12 +334,15 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
                         device=device, **cfg.dataset_options)
     seed_everything(cfg.seed)
     shape = dict(width=cfg.width, num_classes=data.num_classes, image_size=data.input_shape[-1])
+    operator = width_operator(cfg)
     if cfg.variant == "large":
         model = build_model(cfg.model, **shape)
-    else:
+    else:  # a method that looks at data has none yet: the seed's rounding is filled as the family draws units
         model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
-                                  method=width_operator(cfg), noise=cfg.noise,
+                                  method="random" if operator.needs_data else operator, noise=cfg.noise,
                                   generator=torch.Generator().manual_seed(cfg.seed), **shape)
+        if operator.zero_fan_in:
+            relu_one_at_zero(model)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
                 "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
 
