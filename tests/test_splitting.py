@@ -17,7 +17,7 @@ import growth
 from growth.cost import CostMeter
 from growth.data.core import TensorSplits
 from growth.how import AddWidth, Splitting, grow_width
-from growth.how.splitting import split_sites, splitting_matrices
+from growth.how.splitting import lanczos_smallest, split_sites, splitting_matrices
 from growth.models import build_model, channel_counts
 from growth.when import Periodic
 from growth.where import GlobalPick
@@ -132,6 +132,31 @@ def test_the_chosen_units_and_directions_are_the_lowest_eigenpairs_and_the_funct
     assert record.prepared["groups"]["stages.0.1"]["lambda_min"] == sorted(values.tolist())[:3]
     with torch.no_grad():
         assert torch.allclose(model(x), before, rtol=1e-12, atol=1e-12)
+
+
+def _symmetric(count, dim, seed, spectrum=None):
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(count, dim, dim, generator=g, dtype=torch.float64))
+    values = spectrum if spectrum is not None else torch.randn(count, dim, generator=g, dtype=torch.float64)
+    return q @ torch.diag_embed(values) @ q.transpose(1, 2)
+
+
+@pytest.mark.parametrize("dim, steps, spectrum", [
+    (30, 64, None),                                                                   # D <= steps: exact
+    (10, 64, torch.tensor([[-1.0, 0, 0, 0, 0, 0, 0, 0, 2, 3]] * 3, dtype=torch.float64)),  # early breakdown
+    (200, 64, torch.cat([torch.full((4, 1), -5.0, dtype=torch.float64),
+                         torch.rand(4, 199, generator=torch.Generator().manual_seed(1), dtype=torch.float64)], 1)),
+])
+def test_lanczos_finds_the_smallest_eigenpair_of_every_operator(dim, steps, spectrum):
+    count = 3 if spectrum is None else spectrum.shape[0]
+    matrices = _symmetric(count, dim, dim, spectrum)
+    start = torch.randn(count, dim, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+    values, vectors, taken = lanczos_smallest(lambda q: torch.einsum("cde,ce->cd", matrices, q), start, steps)
+    true_values, true_vectors = torch.linalg.eigh(matrices)
+    assert taken == min(dim, steps)
+    assert torch.allclose(values, true_values[:, 0], rtol=1e-9, atol=1e-9)
+    assert torch.allclose((vectors * true_vectors[:, :, 0]).sum(dim=1).abs(), torch.ones(count, dtype=torch.float64),
+                          atol=1e-7)
 
 
 def test_a_split_unit_and_its_copy_share_the_fan_out_and_differ_by_two_eps_v():
