@@ -13,18 +13,15 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 from growth.files import atomic_write_json
 from growth.history import History
-from growth.machine import PORTABLE_CPU_ENV, describe_device
+from growth.machine import describe_device
 from growth.recipes.fragrow import fragrow_config, run_fragrow
-from growth.runs import run_jobs
 from growth.train import resolve_device
+from sizing import portable_process, run_all
 
 #: name -> (regime of the recipe, overrides of the bench configuration). Each candidate spells out its data, so
 #: that the names stay true whatever the bench profile's own overfitting regime is (since this sizing: the last one).
@@ -73,15 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args(argv)
-    if any(os.environ.get(k) != v for k, v in PORTABLE_CPU_ENV.items()):  # before torch starts its kernels
-        os.execve(sys.executable, [sys.executable, __file__, *(sys.argv[1:] if argv is None else argv)],
-                  {**os.environ, **PORTABLE_CPU_ENV})
-    with tempfile.TemporaryDirectory() as tmp:
-        todo = jobs(args.seed, Path(tmp))
-        start = time.perf_counter()
-        run_jobs(run_fragrow, [(config, path) for _, config, path in todo], workers=args.workers, fresh=True)
-        elapsed = time.perf_counter() - start
-        results = [summary(about, History.load(path)) for about, _, path in todo]
+    portable_process(__file__, argv)
+    results, elapsed = run_all(run_fragrow, lambda folder: jobs(args.seed, folder), args.workers, summary)
     for r in results:
         print(f"{r['regime'][:44]:44s} {r['family']:9s} {r['policy']:8s} {r['seconds']:6.1f} s "
               f"(LipGrow {r['lipschitz_seconds']:.1f} s)  final train-val gap {r['final_gap']:5.1f}  "

@@ -79,3 +79,99 @@ def test_all_groups_at_once_costs_one_round_and_runs_are_reproducible():
 def test_bad_settings_fail_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         FireflySimple(**kwargs)
+
+
+# --------------------------------------------------------------------------- the Firefly authors' method
+
+
+from growth.how import Firefly, FireflySplit  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+def tiny_mlp():
+    torch.manual_seed(0)
+    return build_model("MLP", num_classes=3, image_size=4, width=0.02).double().eval()
+
+
+def tiny_context(model):
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(32, 3, 4, 4, generator=g), torch.randint(0, 3, (32,), generator=g)
+    data = TensorSplits("tiny", train=(x, y), val=(x[:0], y[:0]), test=(x[:4], y[:4]), num_classes=3,
+                        classes=["0", "1", "2"], mean=(0.0,) * 3, std=(1.0,) * 3, flip=False, pad=0)
+    return growth.GrowthContext(model=model, epoch=1, epochs=2, history=growth.History(), data=data,
+                                cost=CostMeter(input_shape=data.input_shape), seed=3)
+
+
+def test_a_candidates_score_is_the_loss_derivative_along_its_perturbation():
+    model = tiny_mlp()
+    ctx = tiny_context(model)
+    method = Firefly(candidates=4, batch_size=16, optimise_batches=2, score_batches=1, augment=False)
+    group = next(g for g in model.channel_groups() if g.name == "stages.0.2")
+    batches = list(growth.how.width_statistics.grow_batches(ctx, 16, 3, augment=False))
+    assert len(batches) == 3  # two epochs of 2 batches of 16
+    candidate, probe = method._candidate_network(model, group, torch.Generator().manual_seed(0))
+    found = method._optimise_and_score(candidate, probe, batches)
+    x, y = batches[2]
+
+    def loss(net):
+        with torch.no_grad():
+            return F.cross_entropy(net(x.double()), y).item()
+
+    base, t = loss(candidate), 1e-6
+    producer, consumer = candidate.stages[0][2].fc, candidate.stages[0][3].fc
+    for unit in (0, 7):  # splits: w +/- (1 + t) v
+        moved = copy.deepcopy(candidate)
+        with torch.no_grad():
+            moved.stages[0][2].fc.weight[unit] += t * found["split"][unit]
+            moved.stages[0][2].fc.weight[10 + unit] -= t * found["split"][unit]
+        assert (loss(moved) - base) / t == pytest.approx(float(found["scores"][unit]), rel=1e-4, abs=1e-9)
+    for j in range(4):  # new units: fan-out (1 + t) f
+        moved = copy.deepcopy(candidate)
+        with torch.no_grad():
+            moved.stages[0][3].fc.weight[:, 20 + j] *= 1 + t
+        assert (loss(moved) - base) / t == pytest.approx(float(found["scores"][10 + j]), rel=1e-4, abs=1e-9)
+    assert torch.allclose((producer.weight[:10] + producer.weight[10:20]) / 2, model.stages[0][2].fc.weight)
+    assert torch.allclose(consumer.weight[:, :10], model.stages[0][3].fc.weight[:, :10] / 2)
+
+
+def test_the_kept_candidates_are_the_lowest_scores_and_grow_as_splits_and_new_units():
+    model = tiny_mlp()
+    ctx = tiny_context(model)
+    reference = copy.deepcopy(model)
+    method = Firefly(candidates=4, batch_size=16, augment=False)
+    record = grow_width(model, channels={"stages.0.2": 15}, method=method, context=ctx,
+                        generator=torch.Generator().manual_seed(0))
+    info = record.prepared["groups"]["stages.0.2"]
+    assert info["splits"] + info["new"] == 5 and info["scores"] == sorted(info["scores"])
+    rows, old_rows = model.stages[0][2].fc.weight.detach(), reference.stages[0][2].fc.weight.detach()
+    changed = [i for i in range(10) if not torch.equal(rows[i], old_rows[i])]
+    assert len(changed) == info["splits"]
+    for k, i in enumerate(changed):  # w + v and w - v, fan-out halved for both
+        assert torch.allclose((rows[i] + rows[10 + k]) / 2, old_rows[i])
+        cols = model.stages[0][3].fc.weight.detach()
+        assert torch.allclose(cols[:, i], reference.stages[0][3].fc.weight.detach()[:, i] / 2)
+        assert torch.equal(cols[:, i], cols[:, 10 + k])
+    assert record.overhead_macs == ctx.cost.extra_macs["firefly growth step"] > 0
+
+
+def test_firefly_split_keeps_only_splits_and_a_global_pick_drives_it_through_the_loop():
+    model = tiny_mlp().float()
+    ctx = tiny_context(model)
+    method = FireflySplit(batch_size=16)
+    grower = growth.Grower(growth.when.Periodic(1), growth.where.GlobalPick(method.scores, fraction=0.1, growths=1),
+                           growth.how.AddWidth(method=method))
+    run = growth.train(model, ctx.data, epochs=3, batch_size=16, lr=0.05, seed=0, grower=grower, progress=False)
+    found = [e for e in run.history.events if e["kind"] == "width"]
+    assert len(found) == 1 and all(info.get("new", 0) == 0 for info in found[0]["found"]["groups"].values())
+    assert sum(info["splits"] for info in found[0]["found"]["groups"].values()) == round(0.1 * 80)
+    assert run.history.meta["cost"]["extra_macs"]["firefly scores"] > 0
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(candidates=-1), r"candidates=-1 is not allowed: give an integer >= 0"),
+    (dict(optimise_batches=0), r"optimise_batches=0 is not allowed: give a positive integer"),
+    (dict(lr=float("nan")), r"lr=nan is not allowed"),
+])
+def test_firefly_bad_settings_fail_at_construction(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Firefly(**kwargs)

@@ -80,7 +80,7 @@ def gen(seed: int = 0) -> torch.Generator:
 def test_the_zoo_families_all_grow_in_width():
     assert {"Basic3ResNet", "Basic4ResNet", "Bottleneck4ResNet", "VGG", "MobileNetV1", "MobileNetV2", "WRN",
             "CNN4", "MLP", "Plain3Net", "Plain4Net"} <= set(width_families())
-    assert list(WIDTH_METHODS) == ["random", "net2net", "vt", "vt-constraint", "gradmax-random", "gradmax", "firefly-simple", "splitting"]
+    assert list(WIDTH_METHODS) == ["random", "net2net", "vt", "vt-constraint", "gradmax-random", "gradmax", "splitting", "firefly-simple", "firefly", "firefly-split"]
 
 
 @pytest.mark.parametrize("name", FAMILIES)

@@ -185,7 +185,7 @@ def test_registered():
     assert "vt" in RECIPES and RECIPES["vt"].profiles == ("smoke", "bench", "paper")
 
 
-@pytest.mark.parametrize("method", ["gradmax", "splitting", "firefly-simple"])
+@pytest.mark.parametrize("method", ["gradmax", "splitting", "firefly-simple", "firefly"])
 def test_the_comparison_methods_grow_on_the_vt_schedule_and_charge_their_steps(method, tmp_path, one_thread):
     """Tables 2-3 run GradMax, Splitting and Firefly on the VT scheduler: each grows the planned
     channels, its data passes charged to the run and recorded per growth, the History stays JSON."""

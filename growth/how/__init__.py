@@ -13,7 +13,7 @@ from .depth_init import (
     make_depth_init,
 )
 from .doubling import DoubleBlocks, double_blocks
-from .firefly import FireflySimple
+from .firefly import Firefly, FireflySimple, FireflySplit
 from .gradmax import GradMax, GradMaxRandom
 from .splitting import Splitting
 from .momentum import MomentumInit, WeightEMA
@@ -33,6 +33,6 @@ __all__ = [
     "AddBlock", "AdamInit", "CopyInit", "DEPTH_INITS", "DepthInit", "GauInit", "HeInit", "UniInit", "ZeroInit",
     "depth_families", "grow_depth", "last_bn", "make_depth_init", "DoubleBlocks", "MomentumInit", "WeightEMA",
     "double_blocks",
-    "AddWidth", "FireflySimple", "GradMax", "GradMaxRandom", "Net2Net", "Splitting", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
+    "AddWidth", "Firefly", "FireflySimple", "FireflySplit", "GradMax", "GradMaxRandom", "Net2Net", "Splitting", "RandomInit", "VTConstraint", "VarianceTransfer", "WIDTH_METHODS", "WidthGrowth",
     "WidthMethod", "grow_width", "make_width_method", "mup_init",
 ]

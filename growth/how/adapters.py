@@ -125,8 +125,8 @@ class NormAdapter:
     types: ClassVar[tuple[type, ...]] = ()
 
     def grow(self, module: nn.Module, old: int, new: int, source: torch.Tensor | None) -> None:
-        """Grow to ``new`` channels: copies of ``source`` channels (one index per new channel count), or
-        fresh channels appended."""
+        """Grow to ``new`` channels: channel ``k`` copies channel ``source[k]`` (``-1``: fresh), or, without
+        ``source``, fresh channels appended."""
         raise NotImplementedError
 
     def absorb(self, module: nn.Module, channels: int, scale: float) -> None:
@@ -144,7 +144,9 @@ class BatchNormAdapter(NormAdapter):
             if current is None:
                 continue
             if source is not None:
-                grown = current.detach()[source.to(current.device)].clone()
+                index = source.to(current.device)
+                grown = current.detach()[index.clamp_min(0)].clone()
+                grown[index < 0] = value
             else:
                 grown = torch.cat([current.detach(), current.new_full((new - old,), value)])
             if isinstance(current, nn.Parameter):

@@ -48,7 +48,7 @@ from .bridges import leaf_graph
 from .width_methods import Net2Net, register_width_method, unit_rows
 from .width_statistics import StatisticsPass, grow_batches
 
-__all__ = ["Splitting", "SplitSite", "lanczos_smallest", "second_derivative", "split_sites", "splitting_eigen",
+__all__ = ["SplitMethod", "Splitting", "SplitSite", "lanczos_smallest", "second_derivative", "split_sites", "splitting_eigen",
            "splitting_matrices"]
 
 
@@ -224,31 +224,29 @@ def splitting_eigen(model: nn.Module, sites: dict[str, SplitSite], batches, step
     return found, samples, macs
 
 
-@register_width_method
-@dataclass(repr=False)
-class Splitting(Net2Net):
-    """Splitting steepest descent; see the module doc.  ``eps`` (1e-2), ``batch_size`` x ``batches``
-    grow images (``augment``), ``unsupported``: ``"error"`` or ``"net2net"``, ``lanczos_steps``."""
+def _positive_ints(method: Any, *keys: str) -> None:
+    for key in keys:
+        value = getattr(method, key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{key}={value!r} is not allowed: give a positive integer")
 
-    name: ClassVar[str] = "splitting"
+
+@dataclass(repr=False)
+class SplitMethod(Net2Net):
+    """Base of the methods that split units (Splitting, Firefly): defined on the groups of
+    :func:`split_sites`, Net2Net's random copies elsewhere (``unsupported="net2net"``) or a refusal
+    (``"error"``); a copied unit's row and its source's get ``-offset`` and ``+offset``
+    (``GroupPlan.split``); fresh units (Firefly's new ones) take ``fan_in`` / ``fan_out``."""
+
     needs_data: ClassVar[bool] = True
-    eps: float = 1e-2
     batch_size: int = 128
-    batches: int = 1
     augment: bool = True
     unsupported: str = "error"
-    lanczos_steps: int = 64
 
     UNSUPPORTED: ClassVar[tuple[str, ...]] = ("error", "net2net")
 
     def __post_init__(self) -> None:
-        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not math.isfinite(self.eps) \
-                or self.eps < 0:
-            raise ValueError(f"eps={self.eps!r} is not allowed: give a finite number >= 0 (the authors use 1e-2)")
-        for key in ("batch_size", "batches", "lanczos_steps"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{key}={value!r} is not allowed: give a positive integer")
+        _positive_ints(self, "batch_size")
         if self.unsupported not in self.UNSUPPORTED:
             raise ValueError(f"unsupported={self.unsupported!r} is unknown: choose one of {', '.join(self.UNSUPPORTED)}")
 
@@ -256,9 +254,50 @@ class Splitting(Net2Net):
         _, reasons = split_sites(model, width_groups(model))
         if reasons and self.unsupported == "error":
             group, why = next(iter(reasons.items()))
-            raise ValueError(f"method 'splitting' is not defined on group {group} of "
+            raise ValueError(f"method {self.name!r} is not defined on group {group} of "
                              f"{getattr(model, 'spec', type(model).__name__)} ({why}): grow another family, or use "
-                             "Splitting(unsupported='net2net') to copy random units there")
+                             f"{type(self).__name__}(unsupported='net2net') to copy random units there")
+
+    def plan(self, plans, ties, generator):
+        """The sources of the defined groups were chosen in ``prepare``; the others copy random units as
+        Net2Net does (option-A shortcuts included)."""
+        super().plan([p for p in plans if p.source is None], ties, generator)
+
+    def layer(self, layer, model, generator):
+        weight, bias, scale = super().layer(layer, model, generator)
+        split = layer.rows.split if layer.rows is not None and layer.rows.added else None
+        if split is not None and layer.name in split:
+            offset = split[layer.name]
+            if layer.cols is not None and layer.cols.added:  # inputs copied too: spread as Net2Net spreads w
+                index = layer.cols.index()
+                share = layer.cols.copies()[index].to(offset)
+                offset = offset[:, index.to(offset.device)] / share.view(1, -1, *[1] * (offset.dim() - 2))
+                if layer.cols.fresh:
+                    offset = torch.cat([offset, offset.new_zeros(offset.shape[0], layer.cols.fresh,
+                                                                  *offset.shape[2:])], dim=1)
+            copied = len(layer.rows.source)
+            weight[layer.rows.source.to(weight.device)] += offset
+            weight[layer.rows.old:layer.rows.old + copied] -= offset
+        return weight, bias, scale
+
+
+@register_width_method
+@dataclass(repr=False)
+class Splitting(SplitMethod):
+    """Splitting steepest descent; see the module doc.  ``eps`` (1e-2), ``batch_size`` x ``batches``
+    grow images (``augment``), ``unsupported``: ``"error"`` or ``"net2net"``, ``lanczos_steps``."""
+
+    name: ClassVar[str] = "splitting"
+    eps: float = 1e-2
+    batches: int = 1
+    lanczos_steps: int = 64
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.eps, bool) or not isinstance(self.eps, (int, float)) or not math.isfinite(self.eps) \
+                or self.eps < 0:
+            raise ValueError(f"eps={self.eps!r} is not allowed: give a finite number >= 0 (the authors use 1e-2)")
+        _positive_ints(self, "batches", "lanczos_steps")
 
     def eigen(self, model: nn.Module, groups: list[ChannelGroup], context: Any) -> tuple[dict[str, Any], int]:
         """Each defined group's ``(lambda_min, v)`` per unit (``v``: unit rows in the producer's row shape)
@@ -317,21 +356,3 @@ class Splitting(Net2Net):
             summary["groups"][g.name] = {"lambda_min": [float(v) for v in values[plan.source]]}
         summary["macs"] = macs
         return summary
-
-    def plan(self, plans, ties, generator):
-        """The sources of the defined groups were chosen in :meth:`prepare` (by ``lambda_min``); the
-        others copy random units as Net2Net does (option-A shortcuts included)."""
-        super().plan([p for p in plans if p.source is None], ties, generator)
-
-    def layer(self, layer, model, generator):
-        weight, bias, scale = super().layer(layer, model, generator)
-        split = layer.rows.split if layer.rows is not None and layer.rows.added else None
-        if split is not None and layer.name in split:
-            offset = split[layer.name]
-            if layer.cols is not None and layer.cols.added:  # inputs copied too: spread as Net2Net spreads w
-                index = layer.cols.index()
-                share = layer.cols.copies()[index].to(offset)
-                offset = offset[:, index.to(offset.device)] / share.view(1, -1, *[1] * (offset.dim() - 2))
-            weight[layer.rows.source.to(weight.device)] += offset
-            weight[layer.rows.old:] -= offset
-        return weight, bias, scale

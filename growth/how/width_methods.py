@@ -89,8 +89,13 @@ class GroupPlan:
     def added(self) -> int:
         return self.new - self.old
 
+    @property
+    def fresh(self) -> int:
+        """New channels that copy no old one (``source`` covers the first ``added - fresh``; Firefly)."""
+        return self.added - (len(self.source) if self.source is not None else 0)
+
     def index(self) -> torch.Tensor:
-        """Net2Net: the old channel behind every channel of the grown group (itself for old ones)."""
+        """Net2Net: the old channel behind every copied channel of the grown group (itself for old ones)."""
         return torch.cat([torch.arange(self.old), self.source])
 
     def copies(self) -> torch.Tensor:
@@ -269,6 +274,27 @@ class RandomInit(WidthMethod):
         return fresh
 
 
+def _fresh_columns(layer: LayerPlan, weight: torch.Tensor) -> torch.Tensor:
+    """The columns of a group's fresh channels in this consumer (``fan_out``; zeros without one)."""
+    plan = layer.cols
+    if plan.fan_out is not None and layer.name in plan.fan_out:
+        return plan.fan_out[layer.name].to(weight)
+    return weight.new_zeros(weight.shape[0], plan.fresh, *weight.shape[2:])
+
+
+def _fresh_rows(layer: LayerPlan, weight: torch.Tensor) -> torch.Tensor:
+    """The rows of a group's fresh channels in this producer: ``fan_in`` over the old input coordinates
+    (zeros elsewhere), an identity kernel in a depthwise conv."""
+    plan = layer.rows
+    rows = weight.new_zeros(plan.fresh, *weight.shape[1:])
+    if layer.depthwise:
+        rows[:, :, rows.shape[2] // 2, rows.shape[3] // 2] = 1.0
+    elif plan.fan_in is not None and layer.name in plan.fan_in:
+        old = layer.weight().shape[1]
+        rows[:, :old] = plan.fan_in[layer.name].reshape(plan.fresh, old, *weight.shape[2:]).to(weight)
+    return rows
+
+
 @dataclass(repr=False)
 class Net2Net(WidthMethod):
     """Net2WiderNet (Chen et al. 2016, Sec. 3.1): new units replicate random old units of their group.
@@ -302,15 +328,22 @@ class Net2Net(WidthMethod):
             index = layer.cols.index()
             share = layer.cols.copies()[index].to(weight)
             weight = weight[:, index.to(weight.device)] / share.view(1, -1, *[1] * (weight.dim() - 2))
+            if layer.cols.fresh:
+                weight = torch.cat([weight, _fresh_columns(layer, weight)], dim=1)
         bias = layer.module.bias
         if layer.rows is not None and layer.rows.added:
             index = layer.rows.index().to(weight.device)
             weight = weight[index]
             bias = bias[index] if bias is not None else None
+            if layer.rows.fresh:
+                weight = torch.cat([weight, _fresh_rows(layer, weight)])
+                bias = None if bias is None else torch.cat([bias, bias.new_zeros(layer.rows.fresh)])
         return weight.clone(), None if bias is None else bias.detach().clone(), 1.0
 
     def norm_source(self, plan):
-        return plan.index()
+        """The copied channels' sources; ``-1`` (fresh 1 / 0 / 0 / 1) for channels that copy none."""
+        index = plan.index()
+        return torch.cat([index, index.new_full((plan.fresh,), -1)]) if plan.fresh else index
 
 
 @dataclass(repr=False)

@@ -106,8 +106,13 @@ class StatisticsPass:
 
 
 def grow_batches(context: Any, batch_size: int, batches: int, *, augment: bool = True) -> Iterator[Any]:
-    """The first ``batches`` batches of the training loader (``batch_size``, ``augment``), shuffled with
-    a seed from ``context.seed`` and ``context.epoch``: the grow batches of a growth step."""
+    """``batches`` batches of the training loader (``batch_size``, ``augment``), shuffled with a seed from
+    ``context.seed`` and ``context.epoch``: the grow batches of a growth step.  More batches than one
+    epoch holds continue over further epochs of the loader, each shuffled anew."""
     seed = int(getattr(context, "seed", 0)) * 100_003 + int(getattr(context, "epoch", 0))
-    loader = context.data.train_loader(batch_size, seed=seed, augment=augment)
-    return itertools.islice(iter(loader), batches)
+
+    def passes():
+        for k in itertools.count():
+            yield from context.data.train_loader(batch_size, seed=seed + 7919 * k, augment=augment)
+
+    return itertools.islice(passes(), batches)
