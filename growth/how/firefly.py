@@ -207,8 +207,8 @@ class _CandidateUnits(SplitMethod):
 
     def prepare(self, model, groups, plans, context, generator):
         plan = plans[self.group]
-        like = model.get_submodule(next(g for g in groups if g.name == self.group).producers[0]).weight
         producer = next(g for g in groups if g.name == self.group).producers[0]
+        like = model.get_submodule(producer).weight
         plan.source = torch.arange(plan.old)
         plan.split = {producer: self.given["split"].to(like)}
         plan.fan_in = {producer: self.given["fan_in"].to(like)}
