@@ -26,19 +26,20 @@ from torch import fx, nn
 from ..models.activations import ReLU1
 from ..models.base import ChannelGroup
 
-__all__ = ["Bridge", "GroupBridges", "LeafTracer", "group_bridges", "leaf_graph"]
+__all__ = ["Bridge", "GroupBridges", "group_bridges", "leaf_graph"]
 
 
-class LeafTracer(fx.Tracer):
+class _LeafTracer(fx.Tracer):
     """Records every module without children (conv, BN, the option-A shortcut, ...) as one call."""
 
     def is_leaf_module(self, module: nn.Module, qualified_name: str) -> bool:
+        """A module is one call of the graph when it has no children."""
         return next(module.children(), None) is None
 
 
 def leaf_graph(model: nn.Module) -> fx.Graph:
     """``model``'s graph with every childless module as one node (symbolic: no tensors, a few ms)."""
-    return LeafTracer().trace(model)
+    return _LeafTracer().trace(model)
 
 
 @dataclass(frozen=True)
