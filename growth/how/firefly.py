@@ -377,21 +377,13 @@ class Firefly(SplitMethod):
 
     def prepare(self, model, groups, plans, context, generator):
         growing = [g for g in groups if plans[g.name].added]
-        state = getattr(context, "state", None) or {}
-        cached = state.get("firefly")
-        if cached is not None and cached["epoch"] == getattr(context, "epoch", None):
-            found, macs = cached["found"], 0
-            state.pop("firefly")
-        else:
-            found, macs = self.search(model, growing, context, generator)
-        picked = state.pop("width_pick", {}) if isinstance(state, dict) else {}
+        found, macs, picked = self._search_once(context, "firefly",
+                                                lambda: self.search(model, growing, context, generator))
         summary: dict[str, Any] = {"groups": {}}
         for g in growing:
             plan = plans[g.name]
             if g.name not in found:
-                if self.unsupported == "error":
-                    raise ValueError(f"method {self.name!r} is not defined on group {g.name}: see Firefly.check")
-                summary["groups"][g.name] = {"net2net": True}
+                summary["groups"][g.name] = self._undefined(g.name)
                 continue
             f = found[g.name]
             chosen = picked.get(g.name)

@@ -258,6 +258,25 @@ class SplitMethod(Net2Net):
                              f"{getattr(model, 'spec', type(model).__name__)} ({why}): grow another family, or use "
                              f"{type(self).__name__}(unsupported='net2net') to copy random units there")
 
+    def _search_once(self, context: Any, key: str, search: Callable[[], tuple[dict, int]]
+                     ) -> tuple[dict, int, dict]:
+        """What the locator's ``scores`` found this epoch (``context.state[key]``, then dropped) or
+        ``search()`` anew; its MACs (0 when found before: charged then); the locator's picked units."""
+        state = getattr(context, "state", None) or {}
+        cached = state.get(key)
+        if cached is not None and cached["epoch"] == getattr(context, "epoch", None):
+            found, macs = cached["found"], 0
+            state.pop(key)
+        else:
+            found, macs = search()
+        return found, macs, state.pop("width_pick", {}) if isinstance(state, dict) else {}
+
+    def _undefined(self, group: str) -> dict[str, Any]:
+        """The summary of a group the method is not defined on (copied as Net2Net), or a refusal."""
+        if self.unsupported == "error":
+            raise ValueError(f"method {self.name!r} is not defined on group {group}: see {type(self).__name__}.check")
+        return {"net2net": True}
+
     def plan(self, plans, ties, generator):
         """The sources of the defined groups were chosen in ``prepare``; the others copy random units as
         Net2Net does (option-A shortcuts included)."""
@@ -328,21 +347,12 @@ class Splitting(SplitMethod):
 
     def prepare(self, model, groups, plans, context, generator):
         growing = [g for g in groups if plans[g.name].added]
-        state = getattr(context, "state", None) or {}
-        cached = state.get("splitting")
-        if cached is not None and cached["epoch"] == getattr(context, "epoch", None):
-            found, macs = cached["found"], 0
-            state.pop("splitting")
-        else:
-            found, macs = self.eigen(model, growing, context)
-        picked = state.pop("width_pick", {}) if isinstance(state, dict) else {}
+        found, macs, picked = self._search_once(context, "splitting", lambda: self.eigen(model, growing, context))
         summary: dict[str, Any] = {"groups": {}}
         for g in growing:
             plan = plans[g.name]
             if g.name not in found:
-                if self.unsupported == "error":
-                    raise ValueError(f"method 'splitting' is not defined on group {g.name}: see Splitting.check")
-                summary["groups"][g.name] = {"net2net": True}
+                summary["groups"][g.name] = self._undefined(g.name)
                 continue
             if plan.added > plan.old:
                 raise ValueError(f"Splitting: group {g.name} would add {plan.added} units to {plan.old}: each unit "
