@@ -32,13 +32,12 @@ __all__ = ["Captured", "StatisticsPass", "grow_batches"]
 
 @dataclass
 class Captured:
-    """One batch's captures, by layer name; ``order``: every hooked layer's call index in the forward."""
+    """One batch's captures, by layer name, with the batch's mean loss and size."""
 
     inputs: dict[str, torch.Tensor] = field(default_factory=dict)
     outputs: dict[str, torch.Tensor] = field(default_factory=dict)
     output_grads: dict[str, torch.Tensor] = field(default_factory=dict)
     input_grads: dict[str, torch.Tensor] = field(default_factory=dict)
-    order: dict[str, int] = field(default_factory=dict)
     loss: float = 0.0
     size: int = 0
 
@@ -71,7 +70,6 @@ class StatisticsPass:
 
         def forward_hook(name: str):
             def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> None:
-                captured.order.setdefault(name, len(captured.order))
                 x = args[0]
                 if name in self.wanted["inputs"]:
                     captured.inputs[name] = x.detach()
