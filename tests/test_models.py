@@ -138,6 +138,26 @@ def test_wrn_28_10_published():
     assert model.spec == "WRN-28-10" and model.depths == (4, 4, 4)
 
 
+def test_wrn_without_inner_bn_is_gradmax_wrn():
+    """GradMax's WRN-28-1: the same net without the BN inside each block (BN-ReLU-conv-ReLU-conv); it
+    loses the 2 x (4 x 16 + 4 x 32 + 4 x 64) = 896 parameters of those 12 BNs, and its inner groups
+    have no norm to grow."""
+    with_bn, without = build_model("WRN-28-1", num_classes=10), build_model("WRNnoBN-28-1", num_classes=10)
+    assert n_params(with_bn) - n_params(without) == 896 and without.spec == "WRNnoBN-28-1"
+    blocks = [b for stage in without.stages for b in stage]
+    assert len(blocks) == 12 and all(isinstance(b.bn2, nn.Identity) for b in blocks)
+    inner = [g for g in without.channel_groups() if g.inner]
+    assert len(inner) == 12 and all(g.norms == () for g in inner)
+    assert [g.name for g in without.channel_groups()] == [g.name for g in with_bn.channel_groups()]
+    x = torch.randn(2, 3, 32, 32)
+    without.load_state_dict({k: v for k, v in with_bn.state_dict().items() if k in without.state_dict()})
+    blocks_bn = [b for stage in with_bn.stages for b in stage]
+    for b in blocks_bn:
+        b.bn2 = nn.Identity()
+    with_bn.eval(), without.eval()
+    torch.testing.assert_close(with_bn(x), without(x))  # the same net once the inner BN is taken out
+
+
 def test_mobilenetv1_published():
     with torch.device("meta"):
         model = build_model("MobileNetV1", num_classes=1000, image_size=224)
@@ -231,12 +251,12 @@ def test_list_models_and_families():
     names = list_models()
     assert len(names) == len(set(names))
     for name in ("ResNet-20", "ResNet-32", "ResNet-56", "ResNet-110", "ResNet-18", "ResNet-34", "ResNet-50",
-                 "VGG-11", "VGG-13", "VGG-16", "VGG-19", "MobileNetV1", "WRN-28-10", "CNN4", "MLP",
+                 "VGG-11", "VGG-13", "VGG-16", "VGG-19", "MobileNetV1", "WRN-28-10", "WRNnoBN-28-1", "CNN4", "MLP",
                  "Basic3ResNet-1-1-1", "Basic4ResNet-2-2-2-2", "VGG-1-1-1-1-2", "MobileNetV2-1-1-1-1-1"):
         assert name in names
     families = {p.split("-")[0] for p in list_families()}
     assert families == {"Basic3ResNet", "Basic4ResNet", "Bottleneck4ResNet", "Plain3Net", "Plain4Net", "VGG",
-                        "MobileNetV2", "MobileNetV1", "WRN", "CNN4", "MLP"}
+                        "MobileNetV2", "MobileNetV1", "WRN", "WRNnoBN", "CNN4", "MLP"}
     assert {parse_name(n)[0].name for n in names} == families  # every family has a listed name
 
 
@@ -362,7 +382,7 @@ FIXED = [n for n in list_models() if not _on_meta(n).depth_growable]
 def test_growable_families():
     assert {parse_name(n)[0].name for n in GROWABLE} == {
         "Basic3ResNet", "Basic4ResNet", "Bottleneck4ResNet", "Plain3Net", "Plain4Net", "VGG", "MobileNetV2"}
-    assert {parse_name(n)[0].name for n in FIXED} == {"MobileNetV1", "WRN", "CNN4", "MLP"}
+    assert {parse_name(n)[0].name for n in FIXED} == {"MobileNetV1", "WRN", "WRNnoBN", "CNN4", "MLP"}
 
 
 def test_new_block_basic3resnet_seed():

@@ -103,6 +103,12 @@ def test_the_paper_plan_and_defaults():
     ({"ra_rule": "sqrt"}, r"ra_rule='sqrt' is unknown"),
     ({"width_method": "copy"}, r"width_method='copy' is unknown: choose one of random, net2net, vt, vt-constraint"),
     ({"colour": 1}, r"unknown VT parameter\(s\) \['colour'\]"),
+    ({"width_kind": "cubic"}, r"width_kind='cubic' is unknown: choose one of exponential, linear"),
+    ({"grow_groups": "outer"}, r"grow_groups='outer' is unknown: choose one of all, inner"),
+    ({"variant": "growing", "width_method": "firefly-simple", "width_options": {"stepz": 1}},
+     r"\['stepz'\] are not options of method 'firefly-simple'; allowed: augment, batch_size"),
+    ({"variant": "growing", "width_method": "firefly-simple", "width_options": {"steps": 0}}, r"steps=0 is not allowed"),
+    ({"variant": "large", "width_options": {"steps": 3}}, r"variant='large' does not grow"),
     ({"optimizer": "lars", "variant": "full"}, r"optimizer='lars' has no stage-wise version, so variant='full'"),
     ({"probe": "stages.2.1.conv2.weight"}, r"probe='stages.2.1.conv2.weight' is not allowed: give a list"),
 ])
@@ -201,3 +207,24 @@ def test_the_comparison_methods_grow_on_the_vt_schedule_and_charge_their_steps(m
     assert [e["kind"] for e in History.load(tmp_path / "h.json").events] == ["width", "grow"] * 2
     relu1 = any(type(m).__name__ == "ReLU1" for m in run.model.modules())
     assert relu1 == (method == "gradmax")
+
+
+def test_gradmax_schedule_grows_the_inner_width_alone_in_equal_steps(one_thread):
+    """App. G: GradMax's schedule on its WRN without inner BN: the blocks' inner width 0.25 -> 1 in equal
+    steps, the other groups at full width from the start."""
+    cfg = vt_config("smoke", variant="growing", width_method="gradmax", model="WRNnoBN-10-1", width=1.0,
+                    grow_groups="inner", width_kind="linear", stages=4, T0=1, epoch_kind="linear", epoch_rate=0.0,
+                    epochs=5, **TINY)
+    p = plan(cfg)
+    assert [s["fraction"] for s in p["stages"]] == [0.25, 0.5, 0.75, 1.0] and [s["epochs"] for s in p["stages"]] == [1, 1, 1, 2]
+    run = run_vt(cfg, progress=False)
+    targets = [e["target"] for e in run.history.events if e["kind"] == "grow"]
+    assert [t["stages.1.0.conv1"] for t in targets] == [16, 24, 32]
+    assert all(t["stages.1.0"] == t["stem"] * 2 == 32 for t in targets)
+    assert run.history.meta["channels"] == p["stages"][-1]["channels"]
+
+
+def test_width_options_reach_the_method():
+    cfg = vt_config("smoke", variant="growing", width_method="firefly-simple", width_options={"steps": 7})
+    assert width_operator(cfg).steps == 7 and width_operator(cfg.resolved()).steps == 7
+    assert width_operator(vt_config("smoke", variant="growing", width_method="firefly-simple")).steps == 100

@@ -18,6 +18,45 @@ def test_width_fractions_eq6_clamped_and_last_full():
     assert width_fractions(1) == (1.0,)
 
 
+def test_linear_width_fractions_are_gradmax_equal_steps():
+    """GradMax adds a quarter of the seed's inner width 12 times: 0.25 -> 1 in steps of 1/16."""
+    assert width_fractions(13, c0=0.25, kind="linear") == tuple(0.25 + k / 16 for k in range(13))
+    assert width_fractions(5, c0=0.25, p=9.0, kind="linear") == (0.25, 0.4375, 0.625, 0.8125, 1.0)  # p unused
+    with pytest.raises(ValueError, match=r"kind='cubic' is unknown: choose one of exponential, linear"):
+        width_fractions(kind="cubic")
+
+
+def test_inner_groups_alone_narrow():
+    full = group_channels("WRN-10-1", 1.0)
+    inner = group_channels("WRN-10-1", 0.25, groups="inner")
+    assert inner == {g: (n // 4 if g.endswith(".conv1") else n) for g, n in full.items()}
+    assert inner != full and group_channels("WRN-10-1", 0.25) != inner
+    with pytest.raises(ValueError, match=r"groups='inner': VGG-11 has no inner channel groups"):
+        group_channels("VGG-11", 0.5, groups="inner")
+    with pytest.raises(ValueError, match=r"groups='outer' is unknown: choose one of all, inner"):
+        group_channels("VGG-11", 0.5, groups="outer")
+
+
+def test_a_fresh_stage_model_is_initialised_for_its_own_shape():
+    """A seed narrow inside its blocks only: built narrow everywhere, its outer groups grown, then every
+    layer initialised anew, so each conv has the family's init for its shape (WRN: kaiming fan-out)."""
+    channels = group_channels("WRN-10-4", 0.25, groups="inner")
+    torch.manual_seed(0)
+    model = build_stage_model("WRN-10-4", channels, 0.25, fresh=True)
+    assert channel_counts(model) == channels
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Conv2d) and m.weight.numel() > 4000:
+            expected = (2.0 / (m.out_channels * m.kernel_size[0] * m.kernel_size[1])) ** 0.5
+            assert m.weight.std().item() == pytest.approx(expected, rel=0.1), name
+        if isinstance(m, torch.nn.BatchNorm2d):
+            assert bool((m.weight == 1).all() and (m.bias == 0).all() and (m.running_var == 1).all()), name
+    torch.manual_seed(0)
+    grown = build_stage_model("WRN-10-4", channels, 0.25, method="net2net")  # not fresh: copies, not a new init
+    conv = grown.get_submodule("stages.1.0.conv2")
+    assert conv.weight.std().item() != pytest.approx(model.get_submodule("stages.1.0.conv2").weight.std().item(),
+                                                     rel=0.1)
+
+
 @pytest.mark.parametrize("x, rounding, count", [
     (4.8, "even", 4), (5.76, "even", 6), (5.0, "even", 6), (0.3, "even", 2), (19.2, "even", 20),
     (4.8, "nearest", 5), (4.5, "nearest", 5), (0.3, "nearest", 1),

@@ -35,10 +35,10 @@ from torch import nn
 from ..cost import training_macs_per_sample
 from ..models.base import ChannelGroup, channel_count, width_groups
 from .adapters import layer_adapter
-from .gradmax import GradMaxRandom, _random_directions, fan_out_blocks
+from .gradmax import GradMaxRandom, fan_out_blocks
 from .splitting import SplitMethod, _positive_ints, split_sites
 from .width import grow_width
-from .width_methods import GroupPlan, register_width_method
+from .width_methods import GroupPlan, random_directions, register_width_method
 from .width_statistics import grow_batches
 
 __all__ = ["Firefly", "FireflySimple", "FireflySplit"]
@@ -88,7 +88,7 @@ class FireflySimple(GradMaxRandom):
             for producer in g.producers:
                 rows = _rows(model, producer)
                 norm = self.epsilon * float(rows.to(torch.float64).norm(dim=1).mean())
-                directions = _random_directions(plan.added, rows.shape[1], generator) * norm
+                directions = random_directions(plan.added, rows.shape[1], generator) * norm
                 plan.fan_in[producer] = directions.to(rows)
         return {}
 

@@ -53,7 +53,7 @@ from ..cost import training_macs_per_sample
 from ..models.base import ChannelGroup, width_groups
 from .bridges import Bridge, group_bridges, leaf_graph
 from .adapters import conv_output_size, layer_adapter
-from .width_methods import GroupPlan, WidthMethod, _grown_bias, register_width_method, unit_rows
+from .width_methods import GroupPlan, WidthMethod, _grown_bias, random_directions, register_width_method, unit_rows
 from .width_statistics import StatisticsPass, grow_batches
 
 __all__ = ["GradMax", "GradMaxRandom", "GrowMatrix", "fan_out_blocks", "grow_matrices", "install_fan_out"]
@@ -187,13 +187,6 @@ def top_singular(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tens
     return values, vectors.T.contiguous(), max(m, n) * small * small + small ** 3
 
 
-def _random_directions(count: int, size: int, generator: torch.Generator | None) -> torch.Tensor:
-    """The GradMax authors' random fan-out: uniform in [0, 1) per entry, then unit norm (float64, CPU)."""
-    device = generator.device if generator is not None else "cpu"
-    draws = torch.rand((count, size), generator=generator, device=device, dtype=torch.float64).cpu()
-    return draws / draws.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-
-
 def _existing_fan_out_norm(model: nn.Module, group: ChannelGroup, plan: GroupPlan) -> float:
     """Mean over the group's old channels of the norm of all its consumer columns together."""
     total = None
@@ -267,7 +260,7 @@ class GradMaxRandom(WidthMethod):
             plan = plans[g.name]
             if plan.added:
                 cols = fan_out_blocks(model, g)
-                directions = _random_directions(plan.added, sum(n for _, n in cols), generator)
+                directions = random_directions(plan.added, sum(n for _, n in cols), generator)
                 install_fan_out(model, g, plan, directions * self._norm(model, g, plan), cols)
         return {}
 
@@ -350,7 +343,7 @@ class GradMax(GradMaxRandom):
                 rank = int((values > tolerance).sum()) if len(values) and values[0] > 0 else 0
                 taken = min(plan.added, rank)
                 directions = torch.cat([unit_rows(vh[:taken]),
-                                        _random_directions(plan.added - taken, n, generator)])
+                                        random_directions(plan.added - taken, n, generator)])
                 install_fan_out(model, g, plan, directions * self._norm(model, g, plan), grow.cols)
                 summary["groups"][g.name] = {"shape": (m, n), "rank": rank, "from_svd": taken,
                                              "singular_values": [float(v) for v in values[:taken]]}
@@ -358,7 +351,7 @@ class GradMax(GradMaxRandom):
             if g not in defined:
                 plan = plans[g.name]
                 cols = fan_out_blocks(model, g)
-                directions = _random_directions(plan.added, sum(n for _, n in cols), generator)
+                directions = random_directions(plan.added, sum(n for _, n in cols), generator)
                 install_fan_out(model, g, plan, directions * self._norm(model, g, plan), cols)
                 summary["groups"][g.name] = {"random": unsupported_reason(model, g, found[g.name])}
         summary["macs"] = macs

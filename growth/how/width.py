@@ -405,13 +405,15 @@ class AddWidth:
 
 def build_stage_model(name: str, channels: dict[str, int], fraction: float, *, width: float = 1.0,
                       num_classes: int = 10, image_size: int = 32, method: str = "vt", noise: float = 0.0,
-                      generator: torch.Generator | None = None) -> nn.Module:
+                      generator: torch.Generator | None = None, fresh: bool = False) -> nn.Module:
     """The model ``name`` with exactly ``channels`` per group (e.g. the seed, the first entry of
     :func:`growth.when.width_schedule.stage_channels`): ``build_model(name, width=fraction * width)``
     (the family's own initialisation), then the groups that the schedule's rounding made wider than
     ``build_model``'s (half up) are widened with :func:`grow_width` (``method``, ``noise``,
-    ``generator``).  ``ValueError`` naming the groups where the rounding gives fewer channels than
-    ``build_model``."""
+    ``generator``).  ``fresh``: then every layer is initialised anew (PyTorch's defaults, then the
+    family's ``layer_init``), a freshly built net of exactly ``channels`` (a seed whose groups are not
+    all at ``fraction``: GradMax's WRN, narrow inside its blocks only).  ``ValueError`` naming the
+    groups where the rounding gives fewer channels than ``build_model``."""
     model = build_model(name, num_classes=num_classes, image_size=image_size, width=fraction * width)
     built = channel_counts(model)
     narrower = [g for g, n in built.items() if channels.get(g, n) < n]
@@ -421,6 +423,12 @@ def build_stage_model(name: str, channels: dict[str, int], fraction: float, *, w
                          "the schedule's rounding gives: choose another rounding or c0")
     if channels != built:
         grow_width(model, channels=channels, method=method, noise=noise, generator=generator)
+    if fresh:
+        for module in model.modules():
+            if hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        if model.layer_init is not None:
+            model.layer_init(model)
     return model
 
 

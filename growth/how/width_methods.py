@@ -175,6 +175,14 @@ def randn(shape, like: torch.Tensor, generator: torch.Generator | None) -> torch
     return torch.randn(shape, generator=generator, device=device, dtype=like.dtype).to(like.device)
 
 
+def random_directions(count: int, size: int, generator: torch.Generator | None) -> torch.Tensor:
+    """The GradMax authors' random fan-out (their ``AddRandom``): uniform in [0, 1) per entry, then unit
+    norm (float64, CPU); GradMax's fallback and rank fill, and FireflySimple's new units, draw it."""
+    device = generator.device if generator is not None else "cpu"
+    draws = torch.rand((count, size), generator=generator, device=device, dtype=torch.float64).cpu()
+    return draws / draws.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+
+
 def randint(high: int, count: int, generator: torch.Generator | None) -> torch.Tensor:
     """``count`` integers in ``[0, high)`` on the CPU, drawn on ``generator``'s device if given."""
     device = generator.device if generator is not None else "cpu"

@@ -10,7 +10,7 @@
 
 Families (``list_families()``): ``Basic3ResNet-a-b-c``, ``Basic4ResNet-a-b-c-d``,
 ``Bottleneck4ResNet-a-b-c-d``, ``Plain3Net-a-b-c``, ``Plain4Net-a-b-c-d`` (AutoGrow),
-``VGG-a-b-c-d-e`` and ``MobileNetV2-a-b-c-d-e`` (FRAGrow), ``WRN-d-k`` (MixtureGrowth),
+``VGG-a-b-c-d-e`` and ``MobileNetV2-a-b-c-d-e`` (FRAGrow), ``WRN-d-k`` (MixtureGrowth), ``WRNnoBN-d-k`` (GradMax),
 ``MobileNetV1``, ``CNN4``, ``MLP`` (Variance Transfer); aliases ``ResNet-20/32/56/110``,
 ``ResNet-18/34/50``, ``VGG-11/13/16/19``, ``MobileNetV2``.  Every model is a
 :class:`~growth.models.base.GrowableNet` (``stem -> stages of blocks -> head``) that lists its
@@ -38,7 +38,7 @@ from .registry import (
 from .resnet import Basic3ResNet, Basic4ResNet, Bottleneck4ResNet, Plain3Net, Plain4Net, ZeroPadShortcut
 from .small import CNN4, MLP
 from .vgg import VGG
-from .wrn import WideResNet
+from .wrn import WideResNet, WideResNetNoBN
 
 __all__ = [
     "IMAGENET_STEM_MIN_SIZE",
@@ -57,6 +57,7 @@ __all__ = [
     "ReLU1",
     "VGG",
     "WideResNet",
+    "WideResNetNoBN",
     "Wiring",
     "ZeroPadShortcut",
     "build_model",

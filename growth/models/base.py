@@ -29,7 +29,9 @@ class ChannelGroup:
     - ``norms``: BatchNorm layers over this group (parameters and running statistics grow with it);
     - ``consumers``: Conv2d / Linear layers (and parameter-free shortcuts) whose input channels read it;
     - ``depthwise``: depthwise convolutions (``groups == channels``), which read and write the group;
-    - ``spatial``: for a Linear consumer behind a flatten, how many input features each channel feeds.
+    - ``spatial``: for a Linear consumer behind a flatten, how many input features each channel feeds;
+    - ``inner``: a block's internal group (its inner width, e.g. between a basic block's two convs):
+      the only groups GradMax grows on its WRN.
     """
 
     name: str
@@ -38,6 +40,7 @@ class ChannelGroup:
     consumers: tuple[str, ...] = ()
     depthwise: tuple[str, ...] = ()
     spatial: int = 1
+    inner: bool = False
 
 
 class GrowableNet(nn.Module):
@@ -170,6 +173,7 @@ def wired_channel_groups(model: GrowableNet) -> list[ChannelGroup]:
                     "consumers": qualify(prefix, g.consumers),
                     "depthwise": qualify(prefix, g.depthwise),
                     "spatial": g.spatial,
+                    "inner": True,
                 }
             )
         if w.residual:
@@ -185,6 +189,7 @@ def wired_channel_groups(model: GrowableNet) -> list[ChannelGroup]:
                 "consumers": [],
                 "depthwise": [],
                 "spatial": 1,
+                "inner": False,
             }
             groups.append(current)
         else:
@@ -200,6 +205,7 @@ def wired_channel_groups(model: GrowableNet) -> list[ChannelGroup]:
             consumers=tuple(g["consumers"]),
             depthwise=tuple(g["depthwise"]),
             spatial=g["spatial"],
+            inner=g["inner"],
         )
         for g in groups
     ]

@@ -80,7 +80,7 @@ from ..rate_adaptation import RULES
 from ..schedules import SCHEDULES
 from ..train import Run, TrainConfig, resolve_device, seed_everything, train
 from ..when.width_schedule import (
-    EPOCH_KINDS, EPOCH_ROUNDINGS, ROUNDINGS, StageBoundaries, schedule_cost, stage_batch_sizes, stage_channels,
+    EPOCH_KINDS, EPOCH_ROUNDINGS, GROW_GROUPS, ROUNDINGS, WIDTH_KINDS, StageBoundaries, schedule_cost, stage_batch_sizes, stage_channels,
     stage_epochs, width_fractions,
 )
 from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
@@ -107,10 +107,14 @@ class VTConfig:
     derived (:meth:`resolved`): ``lr`` 0.1 (SGD, AvaGrad), 1e-3 (Adam) or 5 (LARS); ``epochs`` and ``T0``
     from :data:`BUDGETS`; ``reset_momentum`` True for SGD and LARS, False for Adam / AvaGrad (Sec. 4).
     ``probe``: parameter names whose sub-components' gradient and update norms are logged every step
-    (:mod:`growth.probe`, Fig. 4(b, c))."""
+    (:mod:`growth.probe`, Fig. 4(b, c)).  ``width_options``: keyword options of the width method's
+    class (e.g. ``{"steps": 10}`` for ``firefly-simple``).  ``width_kind="linear"`` with ``grow_groups="inner"`` is
+    GradMax's schedule (App. G, Table 13): only the blocks' inner width grows, from ``c0`` to 1 in
+    equal steps, the seed a freshly initialised net of those channels."""
 
     variant: str = "full"
     width_method: str | None = None
+    width_options: dict = field(default_factory=dict)
     rescale_without_bn: bool = True
     model: str = "ResNet-20"
     width: float = 1.0
@@ -127,6 +131,8 @@ class VTConfig:
     schedule: str = "cosine"
     c0: float = 0.25
     p: float = 0.2
+    width_kind: str = "exponential"
+    grow_groups: str = "all"
     stages: int = 9
     T0: float | None = None
     epoch_kind: str = "exponential"
@@ -154,13 +160,26 @@ class VTConfig:
             epochs=self.epochs if self.epochs is not None else epochs, T0=self.T0 if self.T0 is not None else T0,
             reset_momentum=(self.reset_momentum if self.reset_momentum is not None
                             else self.optimizer in ("sgd", "lars")),
-            dataset_options=dict(self.dataset_options), probe=list(self.probe))
+            dataset_options=dict(self.dataset_options), width_options=dict(self.width_options), probe=list(self.probe))
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed. Touches no data."""
         check_choice("variant", self.variant, tuple(VARIANTS))
         if self.width_method is not None:
             check_choice("width_method", self.width_method, tuple(WIDTH_METHODS))
+        if not isinstance(self.width_options, dict):
+            raise ValueError(f"width_options={self.width_options!r} is not allowed: use a dict of the width method's "
+                             "options")
+        if self.width_options:
+            method = width_method(self)
+            if method is None:
+                raise ValueError(f"width_options={self.width_options!r}: variant={self.variant!r} does not grow")
+            allowed = sorted(f.name for f in fields(WIDTH_METHODS[method]))
+            unknown = sorted(set(self.width_options) - set(allowed))
+            if unknown:
+                raise ValueError(f"width_options={self.width_options!r}: {unknown} are not options of method "
+                                 f"{method!r}; allowed: {', '.join(allowed)}")
+            width_operator(self)  # the method's own checks of the values
         try:
             family = parse_name(self.model)[0].name
         except ValueError as err:
@@ -193,6 +212,8 @@ class VTConfig:
                 check_int(name, getattr(self, name), minimum=1)
         check_choice("schedule", self.schedule, SCHEDULES)
         check_choice("epoch_kind", self.epoch_kind, EPOCH_KINDS)
+        check_choice("width_kind", self.width_kind, WIDTH_KINDS)
+        check_choice("grow_groups", self.grow_groups, GROW_GROUPS)
         check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("ra_rule", self.ra_rule, RULES)
@@ -254,10 +275,10 @@ def plan(config: VTConfig, *, num_classes: int = 10, image_size: int = 32) -> di
     if cfg.variant == "large":
         fractions, epochs = (1.0,), (cfg.epochs,)
     else:
-        fractions = width_fractions(cfg.stages, cfg.c0, cfg.p)
+        fractions = width_fractions(cfg.stages, cfg.c0, cfg.p, kind=cfg.width_kind)
         epochs = stage_epochs(cfg.epochs, cfg.stages, cfg.T0, kind=cfg.epoch_kind, rate=cfg.epoch_rate,
                               rounding=cfg.epoch_rounding)
-    channels = stage_channels(cfg.model, fractions, rounding=cfg.rounding, **shape)
+    channels = stage_channels(cfg.model, fractions, rounding=cfg.rounding, groups=cfg.grow_groups, **shape)
     batches = (stage_batch_sizes(fractions, cfg.batch_size, exponent=cfg.batch_exponent, cap=cfg.batch_cap)
                if cfg.batch_adapt else (cfg.batch_size,) * len(fractions))
     models = stage_models(cfg.model, channels, fractions[0], **shape)
@@ -288,7 +309,7 @@ def width_operator(config: VTConfig) -> WidthMethod | None:
     kwargs: dict[str, Any] = {"rescale_without_bn": config.rescale_without_bn} if "rescale_without_bn" in options else {}
     if "unsupported" in options:
         kwargs["unsupported"] = cls.UNSUPPORTED[1]
-    return cls(**kwargs)
+    return cls(**{**kwargs, **config.width_options})
 
 
 def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
@@ -340,7 +361,8 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
     else:  # a method that looks at data has none yet: the seed's rounding is filled as the family draws units
         model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
                                   method="random" if operator.needs_data else operator, noise=cfg.noise,
-                                  generator=torch.Generator().manual_seed(cfg.seed), **shape)
+                                  generator=torch.Generator().manual_seed(cfg.seed), fresh=cfg.grow_groups != "all",
+                                  **shape)
         if operator.zero_fan_in:
             relu_one_at_zero(model)
     run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
@@ -402,7 +424,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
       help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
     a("--variant", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
     a("--width-method", dest="width_method",
-      help="fill new units by random, net2net, vt or vt-constraint instead of the variant's way (App. A)")
+      help=f"fill new units by one of {', '.join(WIDTH_METHODS)} instead of the variant's way (App. A)")
     a("--rescale-without-bn", dest="rescale_without_bn", action=argparse.BooleanOptionalAction, default=None,
       help="VT: rescale the old weights of layers no BatchNorm reads, as the paper (default), or keep them and "
            "the function (--no-rescale-without-bn)")
@@ -419,6 +441,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--stages", type=int, help="growth stages (paper 9)")
     a("--c0", type=float, help="seed's width fraction (paper 0.25)")
     a("--p", type=float, help="width growth rate per stage, Eq. 6 (paper 0.2)")
+    a("--width-kind", dest="width_kind", help=f"Eq. 6's form: {', '.join(WIDTH_KINDS)} (equal steps, GradMax's)")
+    a("--grow-groups", dest="grow_groups", help=f"groups that grow: {', '.join(GROW_GROUPS)} (inner: GradMax's WRN)")
     a("--T0", type=float, help="epochs of the first stage, Eq. 7 (paper 8 CIFAR-10, 10 CIFAR-100)")
     a("--epoch-kind", dest="epoch_kind", help=f"Eq. 7's form: {', '.join(EPOCH_KINDS)}")
     a("--epoch-rate", dest="epoch_rate", type=float, help="Eq. 7's rate q (exponential) or step (linear)")
@@ -434,7 +458,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 _CLI_FIELDS = ("variant", "width_method", "rescale_without_bn", "model", "width", "dataset", "data_root", "optimizer",
-               "lr", "batch_size", "epochs", "stages", "c0", "p", "T0", "epoch_kind", "epoch_rate", "rounding",
+               "lr", "batch_size", "epochs", "stages", "c0", "p", "width_kind", "grow_groups", "T0", "epoch_kind", "epoch_rate", "rounding",
                "batch_adapt", "noise", "seed", "device", "probe", "ra_rule")
 
 

@@ -27,16 +27,20 @@ from torch import nn
 
 from ..cost import training_macs_per_sample
 from ..models import build_model, channel_counts
+from ..models.base import width_groups
 from ..protocol import GrowthContext
 
 __all__ = [
-    "EPOCH_KINDS", "EPOCH_ROUNDINGS", "ROUNDINGS", "StageBoundaries", "full_channels", "group_channels",
+    "EPOCH_KINDS", "EPOCH_ROUNDINGS", "GROW_GROUPS", "ROUNDINGS", "WIDTH_KINDS", "StageBoundaries", "full_channels", "group_channels",
     "round_channels", "schedule_cost", "stage_batch_sizes", "stage_boundaries", "stage_channels", "stage_epochs",
     "width_fractions",
 ]
 
 ROUNDINGS = ("even", "nearest", "ceil-even")
 EPOCH_KINDS = ("exponential", "linear")
+WIDTH_KINDS = ("exponential", "linear")
+#: Which channel groups a schedule narrows: every one (VT), or the blocks' inner groups (GradMax's WRN).
+GROW_GROUPS = ("all", "inner")
 #: How :func:`stage_epochs` makes integers of Eq. 7's epochs [open].
 EPOCH_ROUNDINGS = {"nearest": lambda t: math.floor(t + 0.5), "floor": math.floor, "ceil": math.ceil}
 
@@ -57,19 +61,28 @@ def _positive_int(name: str, value: Any) -> int:
 # --------------------------------------------------------------------------- Eq. 6: the architecture
 
 
-def width_fractions(stages: int = 9, c0: float = 0.25, p: float = 0.2) -> tuple[float, ...]:
+def width_fractions(stages: int = 9, c0: float = 0.25, p: float = 0.2, *,
+                    kind: str = "exponential") -> tuple[float, ...]:
     """Eq. 6: stage ``k``'s width fraction ``c_k = c0 (1 + p)^k``, ``k = 0 .. stages - 1``.
 
     Clamped to 1, and the last stage is exactly 1 (the full model) [secondary].  The paper's CIFAR and
     ImageNet setting: ``c0 = 1/4`` "of large baselines ... for all layers", ``p = 0.2``, 9 stages
     (Sec. 4); with these, ``c_8 = 1.07`` is clamped.  One stage is the full model alone.
+    ``kind="linear"``: equal steps ``c_k = c0 + k (1 - c0) / (stages - 1)`` (``p`` unused), GradMax's
+    schedule (each growth adds a quarter of the seed's inner width: 0.25 -> 1 in 12 steps).
     """
     stages = _positive_int("stages", stages)
     c0 = _real("c0", c0, low=0.0, open_low=True)
     if c0 > 1:
         raise ValueError(f"c0={c0!r} is not allowed: the seed's width fraction must be in (0, 1]")
     p = _real("p", p, low=0.0)
-    return tuple(min(1.0, c0 * (1 + p) ** k) for k in range(stages - 1)) + (1.0,)
+    if kind == "exponential":
+        early = [min(1.0, c0 * (1 + p) ** k) for k in range(stages - 1)]
+    elif kind == "linear":
+        early = [c0 + k * (1 - c0) / (stages - 1) for k in range(stages - 1)]
+    else:
+        raise ValueError(f"kind={kind!r} is unknown: choose one of {', '.join(WIDTH_KINDS)}")
+    return (*early, 1.0)
 
 
 def round_channels(x: float, rounding: str = "even") -> int:
@@ -94,23 +107,33 @@ def full_channels(name: str, *, width: float = 1.0, num_classes: int = 10, image
 
 
 def group_channels(name: str, fraction: float, *, width: float = 1.0, num_classes: int = 10,
-                   image_size: int = 32, rounding: str = "even") -> dict[str, int]:
+                   image_size: int = 32, rounding: str = "even", groups: str = "all") -> dict[str, int]:
     """Each channel group's count at width ``fraction`` of the full model ``name`` (at multiplier
     ``width``): ``round_channels(C * fraction, rounding)`` per group, ``C`` the full count; a
-    fraction of 1 gives the full counts exactly."""
+    fraction of 1 gives the full counts exactly.  ``groups="inner"``: only the blocks' inner groups
+    (:attr:`~growth.models.base.ChannelGroup.inner`) are narrowed, the others keep ``C``."""
     fraction = _real("fraction", fraction, low=0.0, open_low=True)
     round_channels(1.0, rounding)  # names a bad rounding before building anything
-    full = full_channels(name, width=width, num_classes=num_classes, image_size=image_size)
+    if groups not in GROW_GROUPS:
+        raise ValueError(f"groups={groups!r} is unknown: choose one of {', '.join(GROW_GROUPS)}")
+    with torch.device("meta"):
+        model = build_model(name, num_classes=num_classes, image_size=image_size, width=width)
+    full = channel_counts(model)
     if fraction >= 1:
         return full
-    return {group: min(count, round_channels(count * fraction, rounding)) for group, count in full.items()}
+    narrowed = {g.name for g in width_groups(model) if groups == "all" or g.inner}
+    if not narrowed:
+        raise ValueError(f"groups={groups!r}: {name} has no inner channel groups (blocks with a group between "
+                         "their layers): use groups='all'")
+    return {group: min(count, round_channels(count * fraction, rounding)) if group in narrowed else count
+            for group, count in full.items()}
 
 
 def stage_channels(name: str, fractions: Sequence[float], *, width: float = 1.0, num_classes: int = 10,
-                   image_size: int = 32, rounding: str = "even") -> list[dict[str, int]]:
+                   image_size: int = 32, rounding: str = "even", groups: str = "all") -> list[dict[str, int]]:
     """:func:`group_channels` of every stage's fraction (e.g. :func:`width_fractions`)."""
     return [group_channels(name, f, width=width, num_classes=num_classes, image_size=image_size,
-                           rounding=rounding) for f in fractions]
+                           rounding=rounding, groups=groups) for f in fractions]
 
 
 # --------------------------------------------------------------------------- Eq. 7: the epochs
