@@ -9,6 +9,7 @@ import growth
 from growth.history import History
 from growth.recipes import RECIPES, AutoGrowConfig, autogrow_config, get_recipe, run_autogrow
 from growth.recipes import autogrow as ag
+from growth.recipes import base as recipe_base
 from growth.when import Convergent, Periodic
 
 
@@ -106,8 +107,8 @@ def no_work(monkeypatch):
     def boom(*a, **k):
         raise Untouchable("work started before the parameters were checked")
 
-    monkeypatch.setattr(ag, "load_dataset", boom)
-    monkeypatch.setattr(ag, "train", boom)
+    monkeypatch.setattr(recipe_base, "load_dataset", boom)  # every recipe's run reads data and trains there
+    monkeypatch.setattr(recipe_base, "train", boom)
 
 
 @pytest.mark.parametrize(
@@ -144,7 +145,7 @@ def test_bad_parameters_fail_before_any_work(no_work, overrides, word):
 
 
 def test_missing_dataset_folder_fails_before_training(monkeypatch, tmp_path):
-    monkeypatch.setattr(ag, "train", lambda *a, **k: (_ for _ in ()).throw(Untouchable("trained")))
+    monkeypatch.setattr(recipe_base, "train", lambda *a, **k: (_ for _ in ()).throw(Untouchable("trained")))
     with pytest.raises(ValueError, match="cifar10"):
         run_autogrow(autogrow_config("smoke", dataset="cifar10", data_root=str(tmp_path)))
 
@@ -207,3 +208,36 @@ def test_adam_init_records_are_kept_and_their_cost_charged():
     assert [(r["epoch"], r["stage"]) for r in records] == [(1, 0), (2, 1), (3, 2)]
     assert all(1 <= r["epochs"] <= 10 and len(r["accs"]) == r["epochs"] and r["macs"] > 0 for r in records)
     assert sum(r["macs"] for r in records) == h.meta["cost"]["extra_macs"]["AdamInit"]
+
+
+def test_every_recipe_command_line_comes_from_its_fields():
+    """One option per field with a help text (the shared fields' from COMMON_HELP), named after it."""
+    import argparse
+    import dataclasses
+
+    for recipe in RECIPES.values():
+        parser = argparse.ArgumentParser()
+        recipe.add_arguments(parser)
+        flags = set(parser._option_string_actions)
+        for f in dataclasses.fields(recipe.config_class):
+            if f.metadata.get("help") or f.name in recipe_base.COMMON_HELP:
+                name = f.metadata.get("flag") or f.name.replace("_", "-")
+                assert f"--{name[:-1] if f.type.startswith('dict') else name}" in flags, (recipe.name, f.name)
+        assert {"--profile", "--seed", "--device", "--dataset-option", "--augment", "--no-augment"} <= flags
+
+
+def test_options_of_every_kind_reach_the_config():
+    import argparse
+
+    from growth.recipes import vt
+
+    parser = argparse.ArgumentParser()
+    vt.add_arguments(parser)
+    args = parser.parse_args(["--variant", "growing", "--width-method", "firefly-simple", "--width-option", "steps=3",
+                              "--no-augment", "--momentum", "0.5", "--stages", "2", "--probe", "stages.0.0.conv1.weight",
+                              "--dataset-option", "num_train=64"])
+    cfg = vt.config_from_args(args)
+    assert cfg.width_options == {"steps": 3} and cfg.augment is False and cfg.momentum == 0.5 and cfg.stages == 2
+    assert cfg.probe == ["stages.0.0.conv1.weight"] and cfg.dataset_options["num_train"] == 64
+    assert cfg.dataset_options["num_test"] == vt.vt_config("smoke").dataset_options["num_test"]  # merged, not replaced
+    assert vt.config_from_args(parser.parse_args([])) == vt.vt_config("smoke")  # nothing given: the profile's

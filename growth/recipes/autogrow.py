@@ -45,19 +45,17 @@ Where we had to choose (each is a parameter):
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..cost import forward_macs
-from ..data import list_datasets
-from ..data import load as load_dataset
 from ..how import DEPTH_INITS, AddBlock, depth_families
 from ..models import build_model, parse_name
 from ..protocol import FineTune, Grower
-from ..train import Run, TrainConfig, resolve_device, seed_everything, train
+from ..train import Run, TrainConfig
 from ..when import Convergent, Deadline, Periodic
 from ..where import StoppingRoundRobin
-from .base import Recipe, config_from_cli, jsonable as _jsonable
+from .base import Recipe, add_config_arguments, config_from_cli, launch, option, validate_common
 from .base import check_choice as _choice, check_int as _int, check_number as _number
 
 __all__ = [
@@ -98,27 +96,32 @@ class AutoGrowConfig:
     """
 
     variant: str = "p"
-    K: int | None = None
-    J: int | None = None
-    tau: float = 0.05
-    init: str | None = None
-    seed_net: str = "Basic3ResNet-1-1-1"
-    width: float = 1.0
-    max_depth: int | tuple[int, ...] | None = None
-    metric: str = "val_acc"
+    K: int | None = option(None, help="growth period (p) or convergence window and check period (c), in epochs")
+    J: int | None = option(None, help="stopping window in epochs (paper: 100 on CIFAR)")
+    tau: float = option(0.05, help="least rise of the best validation accuracy over J epochs, percent points "
+                                   "(paper 0.05)")
+    init: str | None = option(None, help="initialiser of new blocks: zero, uniform, gaussian (paper's best), adam, "
+                                         "he, copy")
+    seed_net: str = option("Basic3ResNet-1-1-1",
+                           help="seed network, e.g. Basic3ResNet-1-1-1, Basic4ResNet-1-1-1-1, Plain3Net-1-1-1")
+    width: float = option(1.0, help="width multiplier of the seed net (1.0 is the paper's)")
+    max_depth: int | tuple[int, ...] | None = option(None, help="at most this many blocks per stage", cli_type=int)
+    metric: str = option("val_acc", help=f"what the policies watch: {', '.join(METRICS)} (default val_acc)")
     dataset: str = "cifar10"
     dataset_options: dict = field(default_factory=dict)
     data_root: str | None = None
     val_fraction: float = 0.1
-    subsample: float = 1.0
-    growth_epochs: int = 4000
-    finetune_epochs: int | None = None
+    subsample: float = option(1.0, help="fraction of the training set used (applied before the validation split)")
+    growth_epochs: int = option(4000, flag="epochs",
+                                help="budget of growth epochs (growth usually stops earlier)")
+    finetune_epochs: int | None = option(None, help="fine-tuning epochs after growth (paper 200)")
     finetune_milestones: tuple[int, ...] | None = None
     finetune_gamma: float = 0.1
-    lr: float | None = None
+    lr: float | None = option(None, help="learning rate while growing and at the start of fine-tuning (paper 0.1; "
+                                         "0.01 plain nets)")
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    batch_size: int = 128
+    batch_size: int = option(128, help="mini-batch size (paper 128)")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -168,13 +171,9 @@ class AutoGrowConfig:
         _number("tau", self.tau, minimum=0.0)
         if self.init is not None and (not isinstance(self.init, str) or self.init not in DEPTH_INITS):
             raise ValueError(f"init={self.init!r} is unknown: choose one of {', '.join(sorted(DEPTH_INITS))}")
-        _number("width", self.width, minimum=0.0, open_low=True)
+        validate_common(self)
         self._validate_seed_net()
         _choice("metric", self.metric, METRICS)
-        _choice("dataset", self.dataset, list_datasets())
-        if not isinstance(self.dataset_options, dict):
-            raise ValueError(f"dataset_options={self.dataset_options!r} is not allowed: use a dict of options")
-        _number("val_fraction", self.val_fraction, minimum=0.0, maximum=1.0, open_high=True)
         if self.metric.startswith("val_") and self.val_fraction == 0:
             raise ValueError(
                 f"val_fraction=0 leaves no validation split, but metric={self.metric!r} needs one: use "
@@ -189,17 +188,6 @@ class AutoGrowConfig:
             if bad:
                 raise ValueError(f"finetune_milestones={ms!r} is not allowed: use None or non-negative integer epochs")
         _number("finetune_gamma", self.finetune_gamma, minimum=0.0, open_low=True)
-        if self.lr is not None:
-            _number("lr", self.lr, minimum=0.0, open_low=True)
-        _number("momentum", self.momentum, minimum=0.0)
-        _number("weight_decay", self.weight_decay, minimum=0.0)
-        _int("batch_size", self.batch_size, minimum=1)
-        if not isinstance(self.augment, bool):
-            raise ValueError(f"augment={self.augment!r} is not allowed: use True or False")
-        _int("seed", self.seed, minimum=0)
-        resolve_device(self.device)
-        if not isinstance(self.profile, str) or not self.profile:
-            raise ValueError(f"profile={self.profile!r} is not allowed: use a label such as 'paper'")
 
     def _validate_seed_net(self) -> None:
         try:
@@ -385,37 +373,25 @@ def run_autogrow(
         raise ValueError(f"config={config!r} is not an AutoGrowConfig: build one with autogrow_config(...)")
     cfg = config.resolved()
     grower = build_grower(cfg)
-    device = resolve_device(cfg.device)
     train_config = TrainConfig(
         epochs=cfg.growth_phase + cfg.finetune_epochs, batch_size=cfg.batch_size, optimizer="sgd", lr=cfg.lr,
         momentum=cfg.momentum, weight_decay=cfg.weight_decay, schedule="constant", seed=cfg.seed,
         device=cfg.device, augment=cfg.augment,
     )
-    train_config.validate()
-    data = load_dataset(cfg.dataset, root=cfg.data_root, val_fraction=cfg.val_fraction, subsample=cfg.subsample,
-                        seed=cfg.seed, device=device, **cfg.dataset_options)
-    seed_everything(cfg.seed)
-    model = build_model(cfg.seed_net, num_classes=data.num_classes, image_size=data.input_shape[-1], width=cfg.width)
-    run_meta = {
-        "recipe": "autogrow",
-        "paper": PAPER,
-        "profile": cfg.profile,
-        "variant": f"{cfg.variant}-AutoGrow",
-        "recipe_config": _jsonable(asdict(cfg)),
-        "dataset": cfg.dataset,
-        **(meta or {}),
-    }
-    def finalize(run: Run) -> None:
+    def make_model(data):
+        return build_model(cfg.seed_net, num_classes=data.num_classes, image_size=data.input_shape[-1], width=cfg.width)
+
+    def finalize(run: Run, data) -> None:
         history = run.history
         history.meta["found_net"] = getattr(run.model, "spec", type(run.model).__name__)
         history.meta["frozen"] = [dict(r) for r in grower.state.get("frozen", [])]
         history.meta["finished_growing"] = grower.finished
-        history.meta["input_shape"] = list(data.input_shape)
         history.meta["adam_init"] = [dict(r) for r in grower.state.get("adam_init", [])]
         history.meta["forward_macs"] = int(forward_macs(run.model, tuple(data.input_shape)))
 
-    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
-                 progress=progress, resume=resume, finalize=finalize)
+    return launch("autogrow", PAPER, cfg, train_config, make_model, grower=grower,
+                  label={"variant": f"{cfg.variant}-AutoGrow"}, facts={}, finalize=finalize, history_path=history_path,
+                  meta=meta, progress=progress, resume=resume)
 
 
 # ---------------------------------------------------------------------------- what the CLI prints
@@ -480,42 +456,15 @@ def format_summary(s: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m growth run autogrow``; unset ones come from the profile."""
-    a = parser.add_argument
-    a("--profile", choices=PROFILES, default="smoke",
-      help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
-    a("--variant", choices=VARIANTS, default="p",
-      help="p: p-AutoGrow (grow every K epochs); c: c-AutoGrow (grow once converged)")
-    a("--K", type=int, help="growth period (p) or convergence window and check period (c), in epochs")
-    a("--J", type=int, help="stopping window in epochs (paper: 100 on CIFAR)")
-    a("--tau", type=float, help="least rise of the best validation accuracy over J epochs, percent points (paper 0.05)")
-    a("--init", help="initialiser of new blocks: zero, uniform, gaussian (paper's best), adam, he, copy")
-    a("--seed-net", dest="seed_net",
-      help="seed network, e.g. Basic3ResNet-1-1-1, Basic4ResNet-1-1-1-1, Plain3Net-1-1-1")
-    a("--width", type=float, help="width multiplier of the seed net (1.0 is the paper's)")
-    a("--max-depth", dest="max_depth", type=int, help="at most this many blocks per stage")
-    a("--metric", help=f"what the policies watch: {', '.join(METRICS)} (default val_acc)")
-    a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, svhn, mnist, fashionmnist, imagenet")
-    a("--dataset-option", dest="dataset_option", action="append", default=[], metavar="KEY=VALUE",
-      help="a dataset option (repeatable), e.g. num_train=1000; VALUE is read as JSON when it parses")
-    a("--data-root", dest="data_root", help="folder of the on-disk datasets (default $GROWTH_DATA or ./data)")
-    a("--val-fraction", dest="val_fraction", type=float, help="fraction of the training set held out for validation")
-    a("--subsample", type=float, help="fraction of the training set used (applied before the validation split)")
-    a("--epochs", dest="growth_epochs", type=int, help="budget of growth epochs (growth usually stops earlier)")
-    a("--finetune-epochs", dest="finetune_epochs", type=int, help="fine-tuning epochs after growth (paper 200)")
-    a("--lr", type=float,
-      help="learning rate while growing and at the start of fine-tuning (paper 0.1; 0.01 plain nets)")
-    a("--batch-size", dest="batch_size", type=int, help="mini-batch size (paper 128)")
-    a("--seed", type=int, help="random seed (default 0)")
-    a("--device", help="auto, cpu, cuda or cuda:N")
-
-
-_CLI_FIELDS = ("K", "J", "tau", "init", "seed_net", "width", "max_depth", "metric", "dataset", "data_root",
-               "val_fraction", "subsample", "growth_epochs", "finetune_epochs", "lr", "batch_size", "seed", "device")
+    """The options of ``python -m growth run autogrow`` (:func:`~growth.recipes.base.add_config_arguments`,
+    and ``--variant``); unset ones come from the profile."""
+    add_config_arguments(parser, AutoGrowConfig, profiles=PROFILES)
+    parser.add_argument("--variant", choices=VARIANTS, default="p",
+                        help="p: p-AutoGrow (grow every K epochs); c: c-AutoGrow (grow once converged)")
 
 
 def config_from_args(args: argparse.Namespace) -> AutoGrowConfig:
-    return config_from_cli(args, autogrow_config, _CLI_FIELDS, variant=args.variant)
+    return config_from_cli(args, autogrow_config, AutoGrowConfig, variant=args.variant)
 
 
 AUTOGROW = Recipe(

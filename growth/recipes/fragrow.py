@@ -51,21 +51,22 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ..data import list_datasets
-from ..data import load as load_dataset
 from ..how import AddBlock, DoubleBlocks
 from ..how.momentum import MomentumInit
 from ..models import build_model, parse_name
 from ..protocol import FineTune, Grower
-from ..train import Run, TrainConfig, resolve_device, seed_everything, train
+from ..train import Run, TrainConfig
 from ..when import AtEpochs, AtLatest, Convergent, FRAGrow, LipGrow
 from ..when.fragrow import blocks_to_add, history_mean_training_epochs, max_interval, speed_schedule
 from ..when.lipgrow import POWER_ITERATIONS
 from ..where import AllStages, RoundRobin, Sequential
-from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
+from .base import (
+    Recipe, add_config_arguments, check_choice, check_int, check_number, config_from_cli, launch, option,
+    validate_common,
+)
 
 __all__ = ["FAMILIES", "FRAGROW", "FRAGrowConfig", "POLICIES", "PROFILES", "REGIMES", "doublings", "fragrow_config",
            "run_fragrow", "summarize"]
@@ -97,16 +98,16 @@ class FRAGrowConfig:
     ``ceil(I_max / 2)``; ``epochs`` is ``E_T`` and ``min_finetune_epochs`` is ``E_F^min``.
     """
 
-    policy: str = "fragrow"
+    policy: str = option("fragrow", help=f"when to grow: {', '.join(POLICIES)} (default fragrow)")
     family: str = "resnet"
-    seed_net: str | None = None
-    target_net: str | None = None
-    where: str = "sequential"
-    init: str = "copy"
-    alpha: float = 4.0
-    epochs: int = 180
-    min_finetune_epochs: int = 30
-    mean_epochs: float | None = None
+    seed_net: str | None = option(None, help="seed net (default: the family's, e.g. Basic4ResNet-2-2-2-2)")
+    target_net: str | None = option(None, help="target net (default: the family's, e.g. Basic4ResNet-8-8-8-8)")
+    where: str = option("sequential", help="sequential (FRAGrow's) or circulation (round-robin, Table 9)")
+    init: str = option("copy", help="copy (FRAGrow's) or mogrow (EMA of the preceding block, Table 10)")
+    alpha: float = option(4.0, help="Eq. 3's alpha (paper 4)")
+    epochs: int = option(180, help="E_T, the run's epochs (paper 180 on CIFAR)")
+    min_finetune_epochs: int = option(30, help="E_F^min (paper 30)")
+    mean_epochs: float | None = option(None, help="E-bar for --policy speed (larger = faster growth)")
     convergent_patience: int | None = None
     convergent_delta: float = 0.05
     lipgrow_window: int = 10
@@ -119,12 +120,12 @@ class FRAGrowConfig:
     dataset: str = "cifar10"
     dataset_options: dict = field(default_factory=dict)
     data_root: str | None = None
-    val_fraction: float = 0.01
+    val_fraction: float = option(0.01, help="held-out fraction of the training set (paper 0.01)")
     subsample: float = 1.0
-    lr: float | None = None
+    lr: float | None = option(None, help="learning rate (paper 0.5 ResNet, 0.1 VGG and MobileNetV2)")
     momentum: float = 0.9
     weight_decay: float | None = None
-    batch_size: int = 128
+    batch_size: int = option(128, help="batch size (paper 128)")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -204,27 +205,11 @@ class FRAGrowConfig:
         check_int("lipgrow_iterations", self.lipgrow_iterations, minimum=1)
         check_number("lipgrow_scale", self.lipgrow_scale, minimum=0.0, open_low=True)
         check_number("mogrow_decay", self.mogrow_decay, minimum=0.0, maximum=1.0, open_high=True)
-        check_number("width", self.width, minimum=0.0, open_low=True)
-        check_choice("dataset", self.dataset, list_datasets())
-        if not isinstance(self.dataset_options, dict):
-            raise ValueError(f"dataset_options={self.dataset_options!r} is not allowed: use a dict of options")
-        check_number("val_fraction", self.val_fraction, minimum=0.0, maximum=1.0, open_high=True)
+        validate_common(self)
         if self.val_fraction == 0 and self.policy in ("fragrow", "convergent"):
             raise ValueError(f"val_fraction=0 leaves no validation split, but policy={self.policy!r} watches the "
                              "validation accuracy: use val_fraction > 0 (the paper holds out 0.01)")
         check_number("subsample", self.subsample, minimum=0.0, maximum=1.0, open_low=True)
-        if self.lr is not None:
-            check_number("lr", self.lr, minimum=0.0, open_low=True)
-        check_number("momentum", self.momentum, minimum=0.0)
-        if self.weight_decay is not None:
-            check_number("weight_decay", self.weight_decay, minimum=0.0)
-        check_int("batch_size", self.batch_size, minimum=1)
-        if not isinstance(self.augment, bool):
-            raise ValueError(f"augment={self.augment!r} is not allowed: use True or False")
-        check_int("seed", self.seed, minimum=0)
-        resolve_device(self.device)
-        if not isinstance(self.profile, str) or not self.profile:
-            raise ValueError(f"profile={self.profile!r} is not allowed: use a label such as 'paper'")
 
     @staticmethod
     def _depths(key: str, name: str) -> tuple[str, tuple[int, ...]]:
@@ -389,21 +374,18 @@ def run_fragrow(config: FRAGrowConfig, *, history_path: str | None = None, meta:
     train_config = TrainConfig(epochs=c.epochs, batch_size=c.batch_size, optimizer="sgd", lr=c.lr,
                                momentum=c.momentum, weight_decay=c.weight_decay, schedule=schedule[0],
                                schedule_options=schedule[1], seed=c.seed, device=c.device, augment=c.augment)
-    train_config.validate()
-    device = resolve_device(c.device)
-    data = load_dataset(c.dataset, root=c.data_root, val_fraction=c.val_fraction, subsample=c.subsample,
-                        seed=c.seed, device=device, **c.dataset_options)
-    seed_everything(c.seed)
     start = c.seed_net if c.policy not in ("vanilla",) else c.target_net
-    model = build_model(start, num_classes=data.num_classes, image_size=data.input_shape[-1], width=c.width)
-    run_meta = {"recipe": "fragrow", "paper": PAPER, "profile": c.profile, "policy": c.policy, "family": c.family,
-                "recipe_config": jsonable(asdict(c)), "dataset": c.dataset, "blocks_to_add": c.blocks,
-                "i_max": c.i_max, **(meta or {})}
-    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
-                 progress=progress, resume=resume, finalize=lambda run: _finalize(run, c, grower, data))
+
+    def make_model(data):
+        return build_model(start, num_classes=data.num_classes, image_size=data.input_shape[-1], width=c.width)
+
+    return launch("fragrow", PAPER, c, train_config, make_model, grower=grower,
+                  label={"policy": c.policy, "family": c.family}, facts={"blocks_to_add": c.blocks, "i_max": c.i_max},
+                  finalize=lambda run, data: _finalize(run, c, grower), history_path=history_path, meta=meta,
+                  progress=progress, resume=resume)
 
 
-def _finalize(run: Run, c: FRAGrowConfig, grower: Grower | None, data: Any) -> None:
+def _finalize(run: Run, c: FRAGrowConfig, grower: Grower | None) -> None:
     """The facts of the module docstring, into the History's meta before its last write."""
     h = run.history
     grows = [e for e in h.events if e.get("kind", "grow") == "grow"]
@@ -413,7 +395,6 @@ def _finalize(run: Run, c: FRAGrowConfig, grower: Grower | None, data: Any) -> N
     h.meta["reached_target"] = parse_name(h.meta["end_spec"])[1] == parse_name(c.target_net)[1]
     h.meta["training_seconds"] = (sum(r["train_seconds"] for r in h.epochs) + sum(e["seconds"] for e in grows)
                                   + sum(r.get("lipschitz_seconds", 0.0) for r in h.epochs))
-    h.meta["input_shape"] = list(data.input_shape)
     if grower is not None and isinstance(grower.how, AddBlock) and isinstance(grower.how.initializer, MomentumInit):
         ema = grower.how.initializer.ema
         h.meta["ema"] = {"decay": ema.decay, "peak_bytes": ema.peak_bytes, "updates": ema.updates, "steps": ema.steps,
@@ -456,40 +437,18 @@ def format_summary(s: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m growth run fragrow``; unset ones come from the profile."""
-    a = parser.add_argument
-    a("--profile", choices=PROFILES, default="smoke",
-      help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
-    a("--family", choices=tuple(FAMILIES), default="resnet", help="the paper's seed and target nets of this family")
-    a("--regime", choices=("overfit", "underfit"),
-      help="data regime (the profile's: CIFAR-100 or ImageNet at paper, offline synthetic at smoke/bench)")
-    a("--policy", help=f"when to grow: {', '.join(POLICIES)} (default fragrow)")
-    a("--seed-net", dest="seed_net", help="seed net (default: the family's, e.g. Basic4ResNet-2-2-2-2)")
-    a("--target-net", dest="target_net", help="target net (default: the family's, e.g. Basic4ResNet-8-8-8-8)")
-    a("--where", help="sequential (FRAGrow's) or circulation (round-robin, Table 9)")
-    a("--init", help="copy (FRAGrow's) or mogrow (EMA of the preceding block, Table 10)")
-    a("--alpha", type=float, help="Eq. 3's alpha (paper 4)")
-    a("--epochs", type=int, help="E_T, the run's epochs (paper 180 on CIFAR)")
-    a("--min-finetune-epochs", dest="min_finetune_epochs", type=int, help="E_F^min (paper 30)")
-    a("--mean-epochs", dest="mean_epochs", type=float, help="E-bar for --policy speed (larger = faster growth)")
-    a("--width", type=float, help="width multiplier (1.0 is the paper's)")
-    a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, imagenet, ...")
-    a("--dataset-option", dest="dataset_option", action="append", default=[], metavar="KEY=VALUE",
-      help="a dataset option (repeatable), e.g. num_train=1000; VALUE is read as JSON when it parses")
-    a("--data-root", dest="data_root", help="folder of the on-disk datasets (default $GROWTH_DATA or ./data)")
-    a("--val-fraction", dest="val_fraction", type=float, help="held-out fraction of the training set (paper 0.01)")
-    a("--lr", type=float, help="learning rate (paper 0.5 ResNet, 0.1 VGG and MobileNetV2)")
-    a("--batch-size", dest="batch_size", type=int, help="batch size (paper 128)")
-    a("--seed", type=int, help="random seed (default 0)")
-    a("--device", help="auto, cpu, cuda or cuda:N")
-
-
-_CLI_FIELDS = ("policy", "seed_net", "target_net", "where", "init", "alpha", "epochs", "min_finetune_epochs",
-               "mean_epochs", "width", "dataset", "data_root", "val_fraction", "lr", "batch_size", "seed", "device")
+    """The options of ``python -m growth run fragrow`` (:func:`~growth.recipes.base.add_config_arguments`,
+    and ``--family`` / ``--regime``, which pick the profile's setting); unset ones come from the profile."""
+    add_config_arguments(parser, FRAGrowConfig, profiles=PROFILES)
+    parser.add_argument("--family", choices=tuple(FAMILIES), default="resnet",
+                        help="the paper's seed and target nets of this family")
+    parser.add_argument("--regime", choices=("overfit", "underfit"),
+                        help="data regime (the profile's: CIFAR-100 or ImageNet at paper, offline synthetic at "
+                             "smoke/bench)")
 
 
 def config_from_args(args: argparse.Namespace) -> FRAGrowConfig:
-    return config_from_cli(args, fragrow_config, _CLI_FIELDS, family=args.family, regime=args.regime)
+    return config_from_cli(args, fragrow_config, FRAGrowConfig, family=args.family, regime=args.regime)
 
 
 FRAGROW = Recipe(

@@ -63,14 +63,12 @@ says 54.90%, which none of these readings gives exactly (tests/test_width_schedu
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
 
 from ..cost import forward_macs
-from ..data import list_datasets
-from ..data import load as load_dataset
 from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
 from ..models import build_model, channel_counts, parse_name, relu_one_at_zero, width_families
@@ -78,12 +76,15 @@ from ..probe import StageNormProbe
 from ..protocol import Grower
 from ..rate_adaptation import RULES
 from ..schedules import SCHEDULES
-from ..train import Run, TrainConfig, resolve_device, seed_everything, train
+from ..train import Run, TrainConfig
 from ..when.width_schedule import (
     EPOCH_KINDS, EPOCH_ROUNDINGS, GROW_GROUPS, ROUNDINGS, WIDTH_KINDS, StageBoundaries, schedule_cost, stage_batch_sizes, stage_channels,
     stage_epochs, width_fractions,
 )
-from .base import Recipe, check_choice, check_int, check_number, config_from_cli, jsonable
+from .base import (
+    Recipe, add_config_arguments, check_choice, check_int, check_number, config_from_cli, jsonable, launch, option,
+    validate_common,
+)
 
 __all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config",
            "width_method", "width_operator"]
@@ -112,40 +113,44 @@ class VTConfig:
     GradMax's schedule (App. G, Table 13): only the blocks' inner width grows, from ``c0`` to 1 in
     equal steps, the seed a freshly initialised net of those channels."""
 
-    variant: str = "full"
-    width_method: str | None = None
-    width_options: dict = field(default_factory=dict)
-    rescale_without_bn: bool = True
-    model: str = "ResNet-20"
+    variant: str = option("full", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
+    width_method: str | None = option(
+        None, help=f"fill new units by one of {', '.join(WIDTH_METHODS)} instead of the variant's way (App. A)")
+    width_options: dict = option(factory=dict, help="an option of the width method (repeatable), e.g. steps=10")
+    rescale_without_bn: bool = option(
+        True, help="VT: rescale the old weights of layers no BatchNorm reads, as the paper (default), or keep them and "
+                   "the function (--no-rescale-without-bn)")
+    model: str = option("ResNet-20", help="full model: ResNet-20, ResNet-18, VGG-11, VGG-19, MobileNetV1, CNN4, MLP, ...")
     width: float = 1.0
     dataset: str = "cifar10"
     dataset_options: dict = field(default_factory=dict)
     data_root: str | None = None
     val_fraction: float = 0.0
-    optimizer: str = "sgd"
-    lr: float | None = None
+    optimizer: str = option("sgd", help="sgd (paper), adam, avagrad or lars; RA variants use their stage-wise versions")
+    lr: float | None = option(None, help="initial learning rate (paper 0.1 with SGD)")
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    batch_size: int = 128
-    epochs: int | None = None
+    batch_size: int = option(128, help="batch size of the full model (paper 128)")
+    epochs: int | None = option(None, help="total epochs (paper 160 CIFAR-10, 200 CIFAR-100)")
     schedule: str = "cosine"
-    c0: float = 0.25
-    p: float = 0.2
-    width_kind: str = "exponential"
-    grow_groups: str = "all"
-    stages: int = 9
-    T0: float | None = None
-    epoch_kind: str = "exponential"
-    epoch_rate: float = 0.2
+    c0: float = option(0.25, help="seed's width fraction (paper 0.25)")
+    p: float = option(0.2, help="width growth rate per stage, Eq. 6 (paper 0.2)")
+    width_kind: str = option("exponential", help=f"Eq. 6's form: {', '.join(WIDTH_KINDS)} (equal steps, GradMax's)")
+    grow_groups: str = option("all", help=f"groups that grow: {', '.join(GROW_GROUPS)} (inner: GradMax's WRN)")
+    stages: int = option(9, help="growth stages (paper 9)")
+    T0: float | None = option(None, help="epochs of the first stage, Eq. 7 (paper 8 CIFAR-10, 10 CIFAR-100)")
+    epoch_kind: str = option("exponential", help=f"Eq. 7's form: {', '.join(EPOCH_KINDS)}")
+    epoch_rate: float = option(0.2, help="Eq. 7's rate q (exponential) or step (linear)")
     epoch_rounding: str = "nearest"
-    rounding: str = "even"
-    batch_adapt: bool = False
+    rounding: str = option("even", help=f"channel rounding of Eq. 6: {', '.join(ROUNDINGS)}")
+    batch_adapt: bool = option(False, help="Eq. 8: larger batches early")
     batch_exponent: float = 1.0
     batch_cap: int | None = None
-    noise: float = 1e-3
+    noise: float = option(1e-3, help="symmetry-breaking noise relative to the init std (paper 1e-3)")
     reset_momentum: bool | None = None
-    ra_rule: str = "norm-ratio"
-    probe: list = field(default_factory=list)
+    ra_rule: str = option("norm-ratio", help=f"rate adaptation's rule: {', '.join(RULES)} (App. D)")
+    probe: list = option(factory=list, help="log the per-stage gradient / update norms of this parameter every step "
+                                            "(repeatable), e.g. stages.2.1.conv2.weight (Fig. 4(b, c))")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -187,26 +192,20 @@ class VTConfig:
         if family not in width_families():
             raise ValueError(f"model={self.model!r} does not grow in width: choose a model of "
                              f"{', '.join(width_families())}, e.g. 'ResNet-20'")
-        check_number("width", self.width, minimum=0.0, open_low=True)
-        check_choice("dataset", self.dataset, list_datasets())
-        if not isinstance(self.dataset_options, dict):
-            raise ValueError(f"dataset_options={self.dataset_options!r} is not allowed: use a dict of options")
-        check_number("val_fraction", self.val_fraction, minimum=0.0, maximum=1.0, open_high=True)
+        validate_common(self)
         check_choice("optimizer", self.optimizer, tuple(OPTIMIZERS))
         if VARIANTS[self.variant][1] and OPTIMIZERS[self.optimizer][1] is None:
             raise ValueError(f"optimizer={self.optimizer!r} has no stage-wise version, so variant={self.variant!r} "
                              f"(rate adaptation) cannot use it: choose a variant of "
                              f"{', '.join(v for v, (_, ra) in VARIANTS.items() if not ra)}")
         StageNormProbe(self.probe)  # raises on anything but a list of names
-        for name, low in (("lr", 0.0), ("T0", 0.0), ("c0", 0.0)):
-            if getattr(self, name) is not None:
-                check_number(name, getattr(self, name), minimum=low, open_low=True)
-        check_number("c0", self.c0, maximum=1.0)
-        for name in ("momentum", "weight_decay", "p", "noise", "batch_exponent"):
+        if self.T0 is not None:
+            check_number("T0", self.T0, minimum=0.0, open_low=True)
+        check_number("c0", self.c0, minimum=0.0, maximum=1.0, open_low=True)
+        for name in ("p", "noise", "batch_exponent"):
             check_number(name, getattr(self, name), minimum=0.0)
         check_number("epoch_rate", self.epoch_rate, minimum=0.0 if self.epoch_kind == "exponential" else None)
-        for name in ("batch_size", "stages", "seed"):
-            check_int(name, getattr(self, name), minimum=0 if name == "seed" else 1)
+        check_int("stages", self.stages, minimum=1)
         for name in ("epochs", "batch_cap"):
             if getattr(self, name) is not None:
                 check_int(name, getattr(self, name), minimum=1)
@@ -217,13 +216,10 @@ class VTConfig:
         check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("ra_rule", self.ra_rule, RULES)
-        flags = ("batch_adapt", "augment", "rescale_without_bn")
+        flags = ("batch_adapt", "rescale_without_bn")
         for name in flags + (("reset_momentum",) if self.reset_momentum is not None else ()):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
-        resolve_device(self.device)
-        if not isinstance(self.profile, str) or not self.profile:
-            raise ValueError(f"profile={self.profile!r} is not allowed: use a label such as 'paper'")
 
 
 # ---------------------------------------------------------------------------- profiles
@@ -349,33 +345,29 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
         batch_sizes=[s["batch_size"] for s in stages for _ in range(s["epochs"])] if cfg.batch_adapt else None,
         probe=cfg.probe or None,
     )
-    train_config.validate()
-    device = resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset, root=cfg.data_root, val_fraction=cfg.val_fraction, seed=cfg.seed,
-                        device=device, **cfg.dataset_options)
-    seed_everything(cfg.seed)
-    shape = dict(width=cfg.width, num_classes=data.num_classes, image_size=data.input_shape[-1])
     operator = width_operator(cfg)
-    if cfg.variant == "large":
-        model = build_model(cfg.model, **shape)
-    else:  # a method that looks at data has none yet: the seed's rounding is filled as the family draws units
+
+    def make_model(data):
+        shape = dict(width=cfg.width, num_classes=data.num_classes, image_size=data.input_shape[-1])
+        if cfg.variant == "large":
+            return build_model(cfg.model, **shape)
+        # a method that looks at data has none yet: the seed's rounding is filled as the family draws units
         model = build_stage_model(cfg.model, stages[0]["channels"], stages[0]["fraction"],
                                   method="random" if operator.needs_data else operator, noise=cfg.noise,
                                   generator=torch.Generator().manual_seed(cfg.seed), fresh=cfg.grow_groups != "all",
                                   **shape)
         if operator.zero_fan_in:
             relu_one_at_zero(model)
-    run_meta = {"recipe": "vt", "paper": PAPER, "profile": cfg.profile, "variant": cfg.variant,
-                "recipe_config": jsonable(asdict(cfg)), "dataset": cfg.dataset, **jsonable(schedule), **(meta or {})}
+        return model
 
-    def finalize(run: Run) -> None:
+    def finalize(run: Run, data) -> None:
         run.history.meta["channels"] = channel_counts(run.model)
-        run.history.meta["input_shape"] = list(data.input_shape)
         run.history.meta["num_classes"] = data.num_classes
         run.history.meta["forward_macs"] = int(forward_macs(run.model, tuple(data.input_shape)))
 
-    return train(model, data, train_config, grower=grower, history_path=history_path, meta=run_meta,
-                 progress=progress, resume=resume, finalize=finalize)
+    return launch("vt", PAPER, cfg, train_config, make_model, grower=grower, label={"variant": cfg.variant},
+                  facts=jsonable(schedule), finalize=finalize, history_path=history_path, meta=meta,
+                  progress=progress, resume=resume)
 
 
 # ---------------------------------------------------------------------------- what the CLI prints
@@ -418,52 +410,13 @@ def format_summary(s: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``python -m growth run vt``; unset ones come from the profile."""
-    a = parser.add_argument
-    a("--profile", choices=PROFILES, default="smoke",
-      help="scale: smoke (seconds, CPU), bench (minutes, offline data), paper (CIFAR-10, GPU); default smoke")
-    a("--variant", help=f"ablation row: {', '.join(VARIANTS)} (default full)")
-    a("--width-method", dest="width_method",
-      help=f"fill new units by one of {', '.join(WIDTH_METHODS)} instead of the variant's way (App. A)")
-    a("--rescale-without-bn", dest="rescale_without_bn", action=argparse.BooleanOptionalAction, default=None,
-      help="VT: rescale the old weights of layers no BatchNorm reads, as the paper (default), or keep them and "
-           "the function (--no-rescale-without-bn)")
-    a("--model", help="full model: ResNet-20, ResNet-18, VGG-11, VGG-19, MobileNetV1, CNN4, MLP, ...")
-    a("--width", type=float, help="width multiplier of the full model (1.0 is the paper's)")
-    a("--dataset", help="dataset name: synthetic, digits, cifar10, cifar100, imagenet, ...")
-    a("--dataset-option", dest="dataset_option", action="append", default=[], metavar="KEY=VALUE",
-      help="a dataset option (repeatable), e.g. num_train=1000; VALUE is read as JSON when it parses")
-    a("--data-root", dest="data_root", help="folder of the on-disk datasets (default $GROWTH_DATA or ./data)")
-    a("--optimizer", help="sgd (paper), adam, avagrad or lars; RA variants use their stage-wise versions")
-    a("--lr", type=float, help="initial learning rate (paper 0.1 with SGD)")
-    a("--batch-size", dest="batch_size", type=int, help="batch size of the full model (paper 128)")
-    a("--epochs", type=int, help="total epochs (paper 160 CIFAR-10, 200 CIFAR-100)")
-    a("--stages", type=int, help="growth stages (paper 9)")
-    a("--c0", type=float, help="seed's width fraction (paper 0.25)")
-    a("--p", type=float, help="width growth rate per stage, Eq. 6 (paper 0.2)")
-    a("--width-kind", dest="width_kind", help=f"Eq. 6's form: {', '.join(WIDTH_KINDS)} (equal steps, GradMax's)")
-    a("--grow-groups", dest="grow_groups", help=f"groups that grow: {', '.join(GROW_GROUPS)} (inner: GradMax's WRN)")
-    a("--T0", type=float, help="epochs of the first stage, Eq. 7 (paper 8 CIFAR-10, 10 CIFAR-100)")
-    a("--epoch-kind", dest="epoch_kind", help=f"Eq. 7's form: {', '.join(EPOCH_KINDS)}")
-    a("--epoch-rate", dest="epoch_rate", type=float, help="Eq. 7's rate q (exponential) or step (linear)")
-    a("--rounding", help=f"channel rounding of Eq. 6: {', '.join(ROUNDINGS)}")
-    a("--batch-adapt", dest="batch_adapt", action="store_true", default=None, help="Eq. 8: larger batches early")
-    a("--noise", type=float, help="symmetry-breaking noise relative to the init std (paper 1e-3)")
-    a("--probe", action="append", metavar="PARAM",
-      help="log the per-stage gradient / update norms of this parameter every step (repeatable), "
-           "e.g. stages.2.1.conv2.weight (Fig. 4(b, c))")
-    a("--ra-rule", dest="ra_rule", help=f"rate adaptation's rule: {', '.join(RULES)} (App. D)")
-    a("--seed", type=int, help="random seed (default 0)")
-    a("--device", help="auto, cpu, cuda or cuda:N")
-
-
-_CLI_FIELDS = ("variant", "width_method", "rescale_without_bn", "model", "width", "dataset", "data_root", "optimizer",
-               "lr", "batch_size", "epochs", "stages", "c0", "p", "width_kind", "grow_groups", "T0", "epoch_kind", "epoch_rate", "rounding",
-               "batch_adapt", "noise", "seed", "device", "probe", "ra_rule")
+    """The options of ``python -m growth run vt`` (:func:`~growth.recipes.base.add_config_arguments`);
+    unset ones come from the profile."""
+    add_config_arguments(parser, VTConfig, profiles=PROFILES)
 
 
 def config_from_args(args: argparse.Namespace) -> VTConfig:
-    return config_from_cli(args, vt_config, _CLI_FIELDS)
+    return config_from_cli(args, vt_config, VTConfig)
 
 
 VT = Recipe(
