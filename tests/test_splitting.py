@@ -232,3 +232,16 @@ def test_splitting_with_a_global_pick_through_the_training_loop():
 def test_bad_settings_fail_at_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Splitting(**kwargs)
+
+
+@pytest.mark.parametrize("method, most", [("splitting", 64), ("firefly-split", 64), ("firefly", 64 + 70)])
+def test_a_schedule_adding_more_units_than_splits_is_refused_before_training(method, most):
+    """Each unit splits at most once per growth (Firefly adds its candidates too): a schedule that grows a
+    split group beyond that is refused by the operator's check, which runs before the first epoch."""
+    model = build_model("MLP", num_classes=10, image_size=8, width=0.128)  # 64 units a layer
+    seed = channel_counts(model)
+    assert set(seed.values()) == {64}
+    AddWidth(channels=[seed, {g: n + most for g, n in seed.items()}], method=method).check(model)  # the most
+    with pytest.raises(ValueError, match=rf"method '{method}': the schedule grows group stages.0.0 from 64 to "
+                                         rf"{65 + most} units in one growth, more than the {most} it can add"):
+        AddWidth(channels=[seed, {g: n + most + 1 for g, n in seed.items()}], method=method).check(model)

@@ -269,6 +269,10 @@ class Firefly(SplitMethod):
                 raise ValueError(f"{key}={value!r} is not allowed: give a finite number >= 0")
 
     # ------------------------------------------------------------------ the search
+
+    def most_added(self, old: int) -> int:
+        """Each unit splits at most once, plus the ``candidates`` new ones."""
+        return old + self.candidates
     def search(self, model: nn.Module, groups: list[ChannelGroup], context: Any,
                generator: torch.Generator | None) -> tuple[dict[str, dict[str, Any]], int]:
         """Per defined group: ``scores`` (the ``old`` splits, then the new candidates), ``split``

@@ -258,6 +258,20 @@ class SplitMethod(Net2Net):
                              f"{getattr(model, 'spec', type(model).__name__)} ({why}): grow another family, or use "
                              f"{type(self).__name__}(unsupported='net2net') to copy random units there")
 
+    def most_added(self, old: int) -> int:
+        """The most units one growth can add to a group of ``old`` units: each splits at most once."""
+        return old
+
+    def check_schedule(self, model: nn.Module, channels: list[dict[str, int]]) -> None:
+        sites, _ = split_sites(model, width_groups(model))
+        for before, after in zip(channels, channels[1:]):
+            for group in sites:
+                old, new = before.get(group), after.get(group)
+                if old is not None and new is not None and new - old > self.most_added(old):
+                    raise ValueError(f"method {self.name!r}: the schedule grows group {group} from {old} to {new} "
+                                     f"units in one growth, more than the {self.most_added(old)} it can add "
+                                     f"({type(self).__name__}.most_added): use more stages or a smaller width rate")
+
     def _search_once(self, context: Any, key: str, search: Callable[[], tuple[dict, int]]
                      ) -> tuple[dict, int, dict]:
         """What the locator's ``scores`` found this epoch (``context.state[key]``, then dropped) or

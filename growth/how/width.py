@@ -379,8 +379,11 @@ class AddWidth:
         return self._where(ctx)
 
     def check(self, model: nn.Module) -> None:
-        """Before training: the method refuses a model it cannot grow (``ValueError``)."""
+        """Before training: the method refuses a model, or a growth of the schedule, that it cannot grow
+        (``ValueError``)."""
         self._method.check(model)
+        if self.channels is not None:
+            self._method.check_schedule(model, list(self.channels))
 
     def __call__(self, ctx: GrowthContext, target: Any) -> nn.Module:
         """Grow to ``target`` (a width or channel counts; None: the schedule's next, :meth:`where`)."""

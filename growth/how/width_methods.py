@@ -207,6 +207,10 @@ class WidthMethod:
     def check(self, model: nn.Module) -> None:
         """Raise ``ValueError`` if this method cannot grow ``model`` (called before training and growth)."""
 
+    def check_schedule(self, model: nn.Module, channels: list[dict[str, int]]) -> None:
+        """Raise ``ValueError`` if this method cannot make one of the growths of ``channels`` (per-stage
+        counts, the first the seed's) on ``model`` (called before training)."""
+
     def prepare(self, model: nn.Module, groups: list, plans: dict[str, GroupPlan], context: Any,
                 generator: torch.Generator | None) -> dict[str, Any]:
         """Look at the un-grown ``model`` (data, seed and cost meter in ``context``, a
