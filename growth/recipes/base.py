@@ -122,10 +122,11 @@ COMMON_HELP = {
 }
 
 
-def option(default: Any = dataclasses.MISSING, *, help: str, flag: str | None = None, cli_type: Callable | None = None,
+def option(default: Any = None, *, help: str, flag: str | None = None, cli_type: Callable | None = None,
            factory: Callable[[], Any] | None = None) -> Any:
-    """A configuration field that is a command-line option: ``help`` its text, ``flag`` the option's name
-    when not ``--field-name``, ``cli_type`` a parser when the annotation does not give one."""
+    """A configuration field with ``default`` (or ``factory``'s value) that is a command-line option:
+    ``help`` its text, ``flag`` the option's name when not ``--field-name``, ``cli_type`` a parser when
+    the annotation does not give one."""
     metadata = {"help": help, "flag": flag, "cli_type": cli_type}
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata=metadata)
