@@ -5,7 +5,7 @@ run: the first call is cold and not counted) on FRAGrow's ResNet target, ``Basic
 width 1 on 3x32x32 inputs, for 10 power iterations (the first commit of the authors' code) and 100
 (their final code, the library's default), against one training step of a batch of 128 random images.
 Its MACs are the estimate's own count; a training sample costs ``3 x forward`` MACs
-(:func:`growth.cost.training_macs_per_sample`).  Results: benchmarks/results/lipgrow_estimate_<device>.json.
+(:func:`growth.measure.cost.training_macs_per_sample`).  Results: benchmarks/results/lipgrow_estimate_<device>.json.
 
     python benchmarks/lipgrow_estimate.py [--device cuda] [--repeats 3]
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import growth
-from growth.cost import training_macs_per_sample
+from growth.measure.cost import training_macs_per_sample
 from growth.files import atomic_write_json
 from growth.train import describe_device, resolve_device
 from growth.when.lipgrow import model_lipschitz

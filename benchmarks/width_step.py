@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 import growth
-from growth.cost import training_macs_per_sample
+from growth.measure.cost import training_macs_per_sample
 from growth.data.core import TensorSplits
 from growth.files import atomic_write_json
 from growth.how import WIDTH_METHODS, FireflySimple, GradMax, Splitting

@@ -8,16 +8,16 @@ Entry points::
     growth.train(..., optimizer="ra-sgd")                           # stage-wise LR adaptation (VT paper)
     growth.forward_macs(model)                                      # fvcore, 1 MAC = 1 FLOP
 """
-from . import how, rate_adaptation, when, where
-from .cost import CostMeter, forward_macs, training_macs_per_sample
+from . import how, measure, optim, when, where
 from .data import list_datasets
 from .data import load as load_dataset
 from .epoch import evaluate
 from .history import History
 from .how import grow_depth, grow_width
+from .measure.cost import CostMeter, forward_macs, training_macs_per_sample
 from .models import build_model, list_models
+from .optim.rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD
 from .protocol import FineTune, Grower, GrowthContext
-from .rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD
 from .train import Run, TrainConfig, resolve_device, seed_everything, train
 
 __version__ = "0.1.0"
@@ -25,6 +25,6 @@ __version__ = "0.1.0"
 __all__ = [
     "CostMeter", "FineTune", "Grower", "GrowthContext", "History", "LARS", "RAAdam", "RAAvaGrad", "RASGD", "Run",
     "TrainConfig", "build_model", "evaluate", "forward_macs", "grow_depth", "grow_width", "how", "list_datasets",
-    "list_models", "load_dataset", "rate_adaptation", "resolve_device", "seed_everything", "train",
+    "list_models", "load_dataset", "measure", "optim", "resolve_device", "seed_everything", "train",
     "training_macs_per_sample", "when", "where",
 ]

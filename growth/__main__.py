@@ -76,7 +76,7 @@ def _add_describe(subparsers: argparse._SubParsersAction) -> None:
 
 def describe(name: str, *, image_size: int = 32, num_classes: int = 10, width: float = 1.0) -> dict:
     """The facts ``describe`` prints, as a JSON-serialisable dict (MACs and parameters as ints)."""
-    from growth.cost import forward_macs_by_operator
+    from growth.measure.cost import forward_macs_by_operator
     from growth.models import build_model
 
     model = build_model(name, num_classes=num_classes, image_size=image_size, width=width)
@@ -100,7 +100,7 @@ def describe(name: str, *, image_size: int = 32, num_classes: int = 10, width: f
 
 
 def _cmd_describe(args: argparse.Namespace) -> int:
-    from growth.cost import PRODUCT_OPS, format_macs
+    from growth.measure.cost import PRODUCT_OPS, format_macs
 
     info = describe(args.name, image_size=args.image_size, num_classes=args.num_classes, width=args.width)
     if args.json:

@@ -20,7 +20,7 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
 
     ``observers``: callables ``f(model)`` run after every optimizer step; their time is added to
     ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
-    :class:`~growth.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
+    :class:`~growth.measure.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
     of any method.  Finiteness is checked on the device, read once at the end of the epoch.
     """
     model.train()

@@ -28,7 +28,7 @@ class GrowthContext:
     epochs: int  # the run's total epochs
     history: History
     data: Any = None
-    cost: Any = None  # a growth.cost.CostMeter
+    cost: Any = None  # a growth.measure.cost.CostMeter
     seed: int = 0
     state: dict[str, Any] = field(default_factory=dict)  # scratch space kept across events
 

@@ -35,16 +35,16 @@ from torch import nn
 from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .cost import CostMeter
+from .measure.cost import CostMeter
 from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
 from .history import History, IncompleteHistoryWarning
 from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
-from .probe import StageNormProbe
+from .measure.probe import StageNormProbe
 from .protocol import GrowthContext, Grower
-from .schedules import make_schedule
+from .optim.schedules import make_schedule
 
 
 @dataclass
@@ -70,7 +70,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     batch_sizes: list[int] | None = None  # one per epoch (VT's Eq. 8); None: batch_size throughout
-    probe: list[str] | None = None  # parameters whose per-stage gradient / update norms are logged (growth.probe)
+    probe: list[str] | None = None  # parameters whose per-stage gradient / update norms are logged (growth.measure.probe)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
@@ -370,7 +370,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             record["peak_memory_bytes"] = torch.cuda.max_memory_allocated(device)
         if observers:  # e.g. MoGrow's moving average: its share of train_seconds
             record["observer_seconds"] = observer_seconds[0]
-        if hasattr(optimizer, "stage_lrs"):  # growth.rate_adaptation: the LR each growth stage got last
+        if hasattr(optimizer, "stage_lrs"):  # growth.optim.rate_adaptation: the LR each growth stage got last
             record["stage_lrs"] = optimizer.stage_lrs()
         if probe is not None:  # per step, the gradient / update norm of each stage's part (VT Fig. 4(b, c))
             record["stage_norms"] = probe.pop_epoch()

@@ -29,7 +29,7 @@ def _zoo():
 
 def test_describe_resnet20_json():
     build_model = _zoo()
-    from growth.cost import forward_macs
+    from growth.measure.cost import forward_macs
 
     proc = run_cli("describe", "ResNet-20", "--image-size", "32", "--num-classes", "10", "--json")
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""growth.cost against hand-computed MACs, PyTorch's FlopCounterMode and the papers' published costs."""
+"""growth.measure.cost against hand-computed MACs, PyTorch's FlopCounterMode and the papers' published costs."""
 import copy
 import json
 
@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from growth import cost
-from growth.cost import (
+from growth.measure import cost
+from growth.measure.cost import (
     PRODUCT_OPS,
     CostMeter,
     Stopwatch,

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import growth
-from growth.cost import CostMeter, forward_macs
+from growth.measure.cost import CostMeter, forward_macs
 from growth.how import DEPTH_INITS, AdamInit, ZeroInit, grow_depth, last_bn
 from growth.models import build_model
 

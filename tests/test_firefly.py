@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import growth
-from growth.cost import CostMeter, training_macs_per_sample
+from growth.measure.cost import CostMeter, training_macs_per_sample
 from growth.data.core import TensorSplits
 from growth.how import FireflySimple, grow_width
 from growth.models import build_model

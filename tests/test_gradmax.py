@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import growth
-from growth.cost import CostMeter
+from growth.measure.cost import CostMeter
 from growth.data.core import TensorSplits
 from growth.how import AddWidth, GradMax, GradMaxRandom, grow_width
 from growth.how.gradmax import fan_out_blocks, grow_matrices, install_fan_out, top_singular
@@ -274,7 +274,7 @@ def test_add_width_charges_the_growth_step_and_records_it():
     record = ctx.state["width_growth"][-1]
     samples = 16
     assert record.overhead_macs == ctx.cost.extra_macs["gradmax growth step"]
-    assert record.overhead_macs > samples * 3 * growth.cost.forward_macs(build_model(
+    assert record.overhead_macs > samples * 3 * growth.measure.cost.forward_macs(build_model(
         "ResNet-20", num_classes=3, image_size=8, width=0.25), (3, 8, 8))
     assert record.overhead_seconds > 0 and record.width == (0.25, 0.5)
     assert all(info["from_svd"] >= 1 for info in record.prepared["groups"].values())

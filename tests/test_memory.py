@@ -1,4 +1,4 @@
-"""growth.memory (VT Fig. 7(a) on any device): saved activations and step memory by hand, growth with
+"""growth.measure.memory (VT Fig. 7(a) on any device): saved activations and step memory by hand, growth with
 batch and width, bad input."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import growth
-from growth.memory import saved_activation_bytes, step_memory_bytes
+from growth.measure.memory import saved_activation_bytes, step_memory_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -1,4 +1,4 @@
-"""growth.probe (VT Fig. 4(b, c)): the stage map by hand, norms by hand, agreement with the RA optimizers'
+"""growth.measure.probe (VT Fig. 4(b, c)): the stage map by hand, norms by hand, agreement with the RA optimizers'
 stage map across two growths, update norms equal to LR x gradient norm (global LR) and to Eq. 5's LR x
 gradient norm (RA), the loop's per-step log, bad input before any work."""
 from __future__ import annotations
@@ -12,8 +12,8 @@ from torch import nn
 import growth
 from growth.how import grow_width
 from growth.optim import build_optimizer, named_state, rebuild_optimizer
-from growth.probe import StageNormProbe, extend_stage_map
-from growth.rate_adaptation import stage_norms
+from growth.measure.probe import StageNormProbe, extend_stage_map
+from growth.optim.rate_adaptation import stage_norms
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

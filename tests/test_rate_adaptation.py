@@ -13,7 +13,7 @@ from torch import nn
 import growth
 from growth.how import AddWidth, grow_width
 from growth.optim import build_optimizer, carry_state, named_state, rebuild_optimizer
-from growth.rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD, output_layer, stage_factors
+from growth.optim.rate_adaptation import LARS, RAAdam, RAAvaGrad, RASGD, output_layer, stage_factors
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

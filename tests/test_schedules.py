@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from growth.schedules import make_schedule
+from growth.optim.schedules import make_schedule
 
 
 def test_constant():
@@ -53,7 +53,7 @@ def test_bad_schedules_name_the_parameter(name, lr, options, word):
 
 
 def test_hold_cosine_is_constant_then_a_cosine_over_the_rest():
-    from growth.schedules import make_schedule
+    from growth.optim.schedules import make_schedule
     s = make_schedule("hold-cosine", 0.4, 10, hold=6)
     assert [s(e) for e in range(6)] == [0.4] * 6
     assert s(6) == 0.4 and s(8) == pytest.approx(0.2) and s(10) == pytest.approx(0.0)  # cosine over 4 epochs

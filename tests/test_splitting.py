@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import growth
-from growth.cost import CostMeter
+from growth.measure.cost import CostMeter
 from growth.data.core import TensorSplits
 from growth.how import AddWidth, Splitting, grow_width
 from growth.how.splitting import lanczos_smallest, split_sites, splitting_matrices

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import growth
-from growth.cost import training_macs_per_sample
+from growth.measure.cost import training_macs_per_sample
 from growth.history import History
 
 VOLATILE = {"wall", "train_seconds", "eval_seconds"}

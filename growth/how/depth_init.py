@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..cost import forward_macs, training_macs_per_sample
+from ..measure.cost import forward_macs, training_macs_per_sample
 from ..epoch import evaluate, train_epoch
 
 __all__ = [

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..cost import training_macs_per_sample
+from ..measure.cost import training_macs_per_sample
 from ..models.base import ChannelGroup, channel_count, width_groups
 from .adapters import layer_adapter
 from .gradmax import GradMaxRandom, fan_out_blocks

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 from torch.nn.grad import conv2d_weight
 
-from ..cost import training_macs_per_sample
+from ..measure.cost import training_macs_per_sample
 from ..models.base import ChannelGroup, width_groups
 from .bridges import Bridge, group_bridges, leaf_graph
 from .adapters import conv_output_size, layer_adapter

@@ -40,7 +40,7 @@ from typing import Any, Callable, ClassVar
 import torch
 from torch import fx, nn
 
-from ..cost import training_macs_per_sample
+from ..measure.cost import training_macs_per_sample
 from ..models.activations import ReLU1
 from ..models.base import ChannelGroup, width_groups
 from .adapters import layer_adapter

@@ -15,7 +15,7 @@ with respect to the value before that op, which is what is wanted here.
 
 :func:`grow_batches` draws the batches from the run's training loader, seeded from the run's seed and
 epoch (so a resumed run sees the same ones).  :attr:`StatisticsPass.samples` counts what was passed,
-for charging ``samples x`` :func:`growth.cost.training_macs_per_sample` to the run.
+for charging ``samples x`` :func:`growth.measure.cost.training_macs_per_sample` to the run.
 """
 from __future__ import annotations
 

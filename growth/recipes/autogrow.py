@@ -48,7 +48,7 @@ import argparse
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ..cost import forward_macs
+from ..measure.cost import forward_macs
 from ..how import DEPTH_INITS, AddBlock, depth_families
 from ..models import build_model, parse_name
 from ..protocol import FineTune, Grower
@@ -429,7 +429,7 @@ def summarize(run: Run) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    from ..cost import format_macs
+    from ..measure.cost import format_macs
 
     def pct(v: Any) -> str:
         return "n/a" if v is None else f"{v:.2f}%"

@@ -421,7 +421,7 @@ def summarize(run: Run) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    from ..cost import format_macs
+    from ..measure.cost import format_macs
 
     ebar = "n/a (no growth)" if s["mean_training_epochs"] is None else f"{s['mean_training_epochs']:.2f} epochs"
     return "\n".join([

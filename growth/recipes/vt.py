@@ -55,7 +55,7 @@ Where we had to choose (each is a parameter):
   even rounding gives more channels (:func:`growth.how.width.build_stage_model`);
 * no validation split (the paper reports test accuracy) [secondary].
 
-Training cost (fvcore MACs, :mod:`growth.cost`) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
+Training cost (fvcore MACs, :mod:`growth.measure.cost`) of the paper's schedule for ResNet-20 on CIFAR-10, relative to
 the full model for 160 epochs: 50.24% (even rounding), 50.68% (nearest), 53.80% (ceil-even) with
 Eq. 7 rounded to the nearest epoch, 53.11 / 53.51 / 56.49% with floored epochs; the paper's Table 10
 says 54.90%, which none of these readings gives exactly (tests/test_width_schedule.py prints them).
@@ -68,14 +68,14 @@ from typing import Any
 
 import torch
 
-from ..cost import forward_macs
+from ..measure.cost import forward_macs
 from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
 from ..models import build_model, channel_counts, parse_name, relu_one_at_zero, width_families
-from ..probe import StageNormProbe
+from ..measure.probe import StageNormProbe
 from ..protocol import Grower
-from ..rate_adaptation import RULES
-from ..schedules import SCHEDULES
+from ..optim.rate_adaptation import RULES
+from ..optim.schedules import SCHEDULES
 from ..train import Run, TrainConfig
 from ..when.width_schedule import (
     EPOCH_KINDS, EPOCH_ROUNDINGS, GROW_GROUPS, ROUNDINGS, WIDTH_KINDS, StageBoundaries, schedule_cost, stage_batch_sizes, stage_channels,
@@ -108,7 +108,7 @@ class VTConfig:
     derived (:meth:`resolved`): ``lr`` 0.1 (SGD, AvaGrad), 1e-3 (Adam) or 5 (LARS); ``epochs`` and ``T0``
     from :data:`BUDGETS`; ``reset_momentum`` True for SGD and LARS, False for Adam / AvaGrad (Sec. 4).
     ``probe``: parameter names whose sub-components' gradient and update norms are logged every step
-    (:mod:`growth.probe`, Fig. 4(b, c)).  ``width_options``: keyword options of the width method's
+    (:mod:`growth.measure.probe`, Fig. 4(b, c)).  ``width_options``: keyword options of the width method's
     class (e.g. ``{"steps": 10}`` for ``firefly-simple``).  ``width_kind="linear"`` with ``grow_groups="inner"`` is
     GradMax's schedule (App. G, Table 13): only the blocks' inner width grows, from ``c0`` to 1 in
     equal steps, the seed a freshly initialised net of those channels."""
@@ -393,7 +393,7 @@ def summarize(run: Run) -> dict[str, Any]:
 
 
 def format_summary(s: dict[str, Any]) -> str:
-    from ..cost import format_macs
+    from ..measure.cost import format_macs
 
     acc = "n/a" if s["test_acc"] is None else f"{s['test_acc']:.2f}%"
     return "\n".join([

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..cost import training_macs_per_sample
+from ..measure.cost import training_macs_per_sample
 from ..models import build_model, channel_counts
 from ..models.base import width_groups
 from ..protocol import GrowthContext
@@ -225,9 +225,9 @@ def stage_batch_sizes(fractions: Sequence[float], batch_size: int = 128, *, expo
 
 def schedule_cost(models: Sequence[nn.Module], epochs: Sequence[int], full: nn.Module,
                   input_shape: Sequence[int] | None = None) -> float:
-    """Training cost of a schedule relative to ``full`` trained for all its epochs (:mod:`growth.cost`):
+    """Training cost of a schedule relative to ``full`` trained for all its epochs (:mod:`growth.measure.cost`):
     ``sum_k T_k M(model_k) / (sum_k T_k M(full))`` with ``M`` fvcore's training MACs per sample
-    (:func:`growth.cost.training_macs_per_sample`); samples per epoch cancel.  The paper's Table 10
+    (:func:`growth.measure.cost.training_macs_per_sample`); samples per epoch cancel.  The paper's Table 10
     gives 54.90% for ResNet-20 on CIFAR-10; see :mod:`growth.recipes.vt` for what we get."""
     if len(models) != len(epochs):
         raise ValueError(f"models and epochs differ in length ({len(models)} vs {len(epochs)}): give one "

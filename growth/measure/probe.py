@@ -4,7 +4,7 @@ Yuan, Savarese, Maire (NeurIPS 2023) plot, for one layer of ResNet-20 (the 17th 
 conv2``; ours ``stages.2.1.conv2.weight``), the gradient of each sub-component during the last growth
 stages, under a global LR and under rate adaptation, to show that RA "rebalances sub-components'
 gradient contributions".  A sub-component is the part of the weight that one growth stage added
-(:mod:`growth.rate_adaptation`): width growth appends channels, so stage k of a parameter is the region
+(:mod:`growth.optim.rate_adaptation`): width growth appends channels, so stage k of a parameter is the region
 its k-th growth added.  The probe tracks that map itself, from the shapes it sees, so it works with any
 optimizer (a global-LR SGD included); it agrees with the RA optimizers' map.
 
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .rate_adaptation import stage_norms
+from ..optim.rate_adaptation import stage_norms
 
 __all__ = ["StageNormProbe", "extend_stage_map"]
 

@@ -1,4 +1,6 @@
-"""Optimizers across growth: rebuild after a growth event, carrying the old state over.
+"""Optimizers across growth: rebuild after a growth event, carrying the old state over; with the
+stage-wise optimizers of rate adaptation (:mod:`growth.optim.rate_adaptation`) and the learning-rate
+schedules (:mod:`growth.optim.schedules`).
 
 AutoGrow's code carries optimizer state by parameter name and starts new parameters with empty
 state; VT keeps Adam's moments across width growth, zero-padded for the new units. One rule covers
@@ -8,7 +10,7 @@ takes the state its name had, copied if the shape is equal, in the leading corne
 elsewhere if it grew (new units appended at the end of each dimension); new parameters start empty.
 ``reset=True`` drops all state, as most papers' code does.
 
-An optimizer class may refine this (the stage-wise optimizers of :mod:`growth.rate_adaptation` do):
+An optimizer class may refine this (the stage-wise optimizers of :mod:`growth.optim.rate_adaptation` do):
 
 - ``state_fill``: a dict ``state key -> function(old tensor) -> number``, the value of the grown
   region of that key (default 0); e.g. a per-entry growth stage: the old maximum + 1.
@@ -48,9 +50,9 @@ def build_optimizer(
     run gives the same numbers on every CPU (the unfused ones use MKL's, see
     :func:`growth.machine.exact_sqrt`).
 
-    The names of :data:`growth.rate_adaptation.OPTIMIZERS` (``ra-sgd``, ``ra-adam``, ``ra-avagrad``,
+    The names of :data:`growth.optim.rate_adaptation.OPTIMIZERS` (``ra-sgd``, ``ra-adam``, ``ra-avagrad``,
     ``avagrad``, ``lars``) build those optimizers; ``options`` are their further hyper-parameters
-    (e.g. ``rule="inverse"``), see :func:`growth.rate_adaptation.build_ra_optimizer`.
+    (e.g. ``rule="inverse"``), see :func:`growth.optim.rate_adaptation.build_ra_optimizer`.
     """
     if name in rate_adaptation.OPTIMIZERS:
         return rate_adaptation.build_ra_optimizer(model, name, lr=lr, momentum=momentum, nesterov=nesterov,

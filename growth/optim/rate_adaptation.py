@@ -54,7 +54,7 @@ from typing import Any, Collection, Iterable
 import torch
 from torch import nn
 
-from .machine import exact_sqrt
+from ..machine import exact_sqrt
 
 __all__ = [
     "LARS", "OPTIMIZERS", "OUTPUT_LRS", "RAAdam", "RAAvaGrad", "RASGD", "RULES", "build_ra_optimizer",
