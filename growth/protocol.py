@@ -6,7 +6,9 @@ The training loop calls :meth:`Grower.step` at the end of every epoch.  The thre
 splitting matrices behind a global pick) adds that compute to ``ctx.cost`` with ``add_extra``; the
 event records it.  A part may record decisions of its own as
 events with another ``kind`` (AutoGrow's stopping policy appends ``{"kind": "freeze", ...}`` to
-``ctx.history.events``); growth events have ``kind == "grow"``.
+``ctx.history.events``); growth events have ``kind == "grow"``, unless the operator names another
+kind for a step that is no growth (``how.event_kind(target)``: MixtureGrowth's switch to its second
+network is ``"member"``).
 """
 from __future__ import annotations
 
@@ -107,8 +109,9 @@ class Grower:
         exhausted = getattr(self.where, "exhausted", None)
         if exhausted is not None and exhausted(ctx if model is ctx.model else _with_model(ctx, model)):
             self.finished = True
+        kind = getattr(self.how, "event_kind", None)
         event = {
-            "kind": "grow",
+            "kind": kind(target) if callable(kind) else "grow",
             "epoch": ctx.epoch,
             "target": target,
             "before": before,

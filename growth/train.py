@@ -352,7 +352,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                                                             channels_last, observers, observer_seconds, probe)
         _sync(device)
         train_seconds = time.perf_counter() - start
-        meter.add_training(model, seen)  # fvcore's count is bookkeeping: kept out of the wall-clock
+        meter.add_training(model, seen, len(loader))  # fvcore's count is bookkeeping: kept out of the wall-clock
 
         record: dict[str, Any] = {
             "epoch": epoch + 1,

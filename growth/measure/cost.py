@@ -109,7 +109,8 @@ def _architecture_key(model: nn.Module, shape: tuple[int, ...]) -> tuple:
 
     For modules of ``torch.nn`` itself the ``extra_repr`` (stride, padding, groups, affine, ...) is part of
     the key, since it changes the count without changing any shape; user modules' ``extra_repr`` is left
-    out, as it may show state that changes every step.
+    out, as it may show state that changes every step; a user module whose compute depends on more than
+    its shapes says so in a ``cost_key`` attribute (a template-mixing layer: member or tiled).
     """
     cls = type(model)
     return (
@@ -117,7 +118,8 @@ def _architecture_key(model: nn.Module, shape: tuple[int, ...]) -> tuple:
         tuple((name, tuple(p.shape)) for name, p in model.named_parameters()),
         tuple((name, tuple(b.shape)) for name, b in model.named_buffers()),
         tuple(
-            (name, type(m).__qualname__, m.extra_repr() if type(m).__module__.startswith("torch.nn") else "")
+            (name, type(m).__qualname__,
+             m.extra_repr() if type(m).__module__.startswith("torch.nn") else str(getattr(m, "cost_key", "")))
             for name, m in model.named_modules()
         ),
         shape,
@@ -297,7 +299,8 @@ class CostMeter:
     """The compute of a (growing) run, integrated over its architecture timeline. Plain ints throughout.
 
     * :meth:`add_training` charges ``samples x training MACs per sample`` of the model's *current*
-      architecture (``3 x forward``) to :attr:`training_macs`;
+      architecture (``3 x forward``) to :attr:`training_macs`, plus what the model computes once per
+      batch (:attr:`batch_macs`);
     * :meth:`add_extra` charges what a growth procedure computes itself (AdamInit's steps, GradMax's SVD,
       Firefly's candidates), kept per label in :attr:`extra_macs`;
     * :meth:`add_eval` charges forward passes for evaluation to :attr:`eval_macs`.
@@ -315,17 +318,25 @@ class CostMeter:
         self.include_eval = bool(include_eval)
         self.training_macs = 0
         self.training_samples = 0
+        self.batch_macs = 0
         self.extra_macs: dict[str, int] = {}
         self.eval_macs = 0
         self.eval_samples = 0
         self.timeline: list[dict[str, Any]] = []
 
     # -- charging
-    def add_training(self, model: nn.Module, samples: int) -> int:
-        """Charge ``samples`` training samples on ``model``'s current architecture; returns the MACs added."""
+    def add_training(self, model: nn.Module, samples: int, steps: int = 0) -> int:
+        """Charge ``samples`` training samples, in ``steps`` optimizer steps, on ``model``'s current
+        architecture; returns the MACs added.  A model that computes something once per batch, whatever its
+        size (a template-mixing net's Eq. 1, ``model.batch_macs()`` per forward pass), is charged
+        ``3 x batch_macs`` per step on top (kept in :attr:`batch_macs` too)."""
         samples = _count_arg(samples, "samples")
+        steps = _count_arg(steps, "steps")
         per_sample = training_macs_per_sample(model, self.input_shape)
-        macs = samples * per_sample
+        per_batch = getattr(model, "batch_macs", None)
+        batch = 3 * int(per_batch()) * steps if callable(per_batch) else 0
+        self.batch_macs += batch
+        macs = samples * per_sample + batch
         self.training_macs += macs
         self.training_samples += samples
         arch = _architecture_label(model)
@@ -368,8 +379,8 @@ class CostMeter:
 
     # -- persistence
     def state_dict(self) -> dict[str, Any]:
-        """Plain, JSON-serialisable state (ints, strings, lists, dicts)."""
-        return {
+        """Plain, JSON-serialisable state (ints, strings, lists, dicts); ``batch_macs`` where not 0."""
+        state = {
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "include_eval": self.include_eval,
             "training_macs": self.training_macs,
@@ -380,6 +391,9 @@ class CostMeter:
             "timeline": [dict(stage) for stage in self.timeline],
             "total_macs": self.total_macs,
         }
+        if self.batch_macs:  # only models with per-batch compute have any
+            state["batch_macs"] = self.batch_macs
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore :meth:`state_dict`'s output (``total_macs`` in it is derived, and ignored)."""
@@ -388,6 +402,7 @@ class CostMeter:
         self.include_eval = bool(state.get("include_eval", False))
         self.training_macs = _count_arg(state["training_macs"], "training_macs")
         self.training_samples = _count_arg(state.get("training_samples", 0), "training_samples")
+        self.batch_macs = _count_arg(state.get("batch_macs", 0), "batch_macs")
         self.extra_macs = {str(k): _count_arg(v, f"extra_macs[{k!r}]") for k, v in state.get("extra_macs", {}).items()}
         self.eval_macs = _count_arg(state.get("eval_macs", 0), "eval_macs")
         self.eval_samples = _count_arg(state.get("eval_samples", 0), "eval_samples")

@@ -19,7 +19,7 @@ Families (``list_families()``): ``Basic3ResNet-a-b-c``, ``Basic4ResNet-a-b-c-d``
 from __future__ import annotations
 
 # Each family module registers its names on import; this order is list_models()'s order.
-from . import resnet, vgg, mobilenet, wrn, small  # noqa: F401,I001
+from . import resnet, vgg, mobilenet, wrn, small, template  # noqa: F401,I001
 from .activations import ReLU1, relu_one_at_zero
 from .base import ChannelGroup, GrowableNet, Wiring, channel_counts, width_families, wired_channel_groups
 from .mobilenet import MobileNetV1, MobileNetV2

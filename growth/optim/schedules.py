@@ -2,15 +2,17 @@
 
 The papers' settings: AutoGrow grows at a constant LR and fine-tunes with a staircase (decays at
 epochs 100 and 150 of 200); FRAGrow grows at a constant LR, then decays with a cosine (its runs
-without growth take ``hold-cosine``: the same shape at fixed epochs); VT uses cosine.
+without growth take ``hold-cosine``: the same shape at fixed epochs); VT uses cosine; MixtureGrowth's
+code restarts the schedule for each network it trains and then trains the grown one at a small LR with
+warm restarts (``phases``: one schedule per phase, each starting afresh).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
-SCHEDULES = ("constant", "cosine", "hold-cosine", "step", "warm-restarts")
+SCHEDULES = ("constant", "cosine", "hold-cosine", "step", "warm-restarts", "phases")
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,55 @@ def step(lr: float, milestones: Sequence[int], gamma: float = 0.1) -> Schedule:
     return Schedule("step", lambda e: lr * gamma ** sum(e >= m for m in marks))
 
 
-def warm_restarts(lr: float, period: int, mult: int = 1, min_lr: float = 0.0) -> Schedule:
-    """SGDR (Loshchilov & Hutter): cosine cycles of ``period`` epochs, each ``mult`` times longer."""
+def warm_restarts(lr: float, period: int, mult: int = 1, min_lr: float = 0.0, decay: float = 1.0) -> Schedule:
+    """SGDR (Loshchilov & Hutter): cosine cycles of ``period`` epochs, each ``mult`` times longer and
+    starting from ``decay`` times the previous cycle's peak (timm's ``cycle_decay``)."""
 
     def fn(e: int) -> float:
-        t, length = e, period
+        t, length, peak = e, period, lr
         while t >= length:
-            t, length = t - length, length * mult
-        return min_lr + (lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t / length))
+            t, length, peak = t - length, length * mult, peak * decay
+        return min_lr + (max(peak, min_lr) - min_lr) * 0.5 * (1 + math.cos(math.pi * t / length))
 
     return Schedule("warm-restarts", fn)
+
+
+def phases(parts: Sequence[tuple[int, Schedule]]) -> Schedule:
+    """Consecutive phases ``(epochs, schedule)``, each schedule counting its epochs from 0; the last one
+    goes on past its end."""
+    starts, at = [], 0
+    for length, _ in parts:
+        starts.append(at)
+        at += length
+
+    def fn(e: int) -> float:
+        i = max(k for k, start in enumerate(starts) if start <= e or k == 0)
+        return parts[i][1](e - starts[i])
+
+    return Schedule("phases", fn)
+
+
+def _phases(lr: float, epochs: int, specs: Any) -> Schedule:
+    """``phases``' option: a list of ``{"epochs": n, "schedule": name, "lr": x (default: the run's),
+    "options": {...}}`` whose epochs add up to the run's."""
+    if not isinstance(specs, (list, tuple)) or not specs or not all(isinstance(p, dict) for p in specs):
+        raise ValueError(f"phases={specs!r} is not allowed: give a list of dicts with keys epochs, schedule, lr, options")
+    parts = []
+    for i, spec in enumerate(specs):
+        unknown = sorted(set(spec) - {"epochs", "schedule", "lr", "options"})
+        if unknown:
+            raise ValueError(f"phases[{i}]={spec!r} has {unknown}; allowed keys: epochs, schedule, lr, options")
+        length = spec.get("epochs")
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise ValueError(f"phases[{i}] epochs={length!r} is not allowed: use a non-negative integer")
+        name = spec.get("schedule", "constant")
+        if name == "phases":
+            raise ValueError(f"phases[{i}] schedule='phases' is not allowed: phases do not nest")
+        parts.append((length, make_schedule(name, spec.get("lr", lr), max(length, 1), **dict(spec.get("options", {})))))
+    total = sum(length for length, _ in parts)
+    if total != epochs:
+        raise ValueError(f"phases={specs!r} last {total} epochs in all, the run {epochs}: make them add up")
+    return phases(parts)
 
 
 def _finite(name: str, value, *, low: float, high: float | None = None, low_open: bool = False) -> None:
@@ -103,11 +144,16 @@ def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
             raise ValueError(f"milestones={milestones!r} is not allowed: use non-negative integer epochs")
         return step(lr, milestones, options.get("gamma", 0.1))
     if name == "warm-restarts":
-        _only(name, options, {"period", "mult", "min_lr"})
+        _only(name, options, {"period", "mult", "min_lr", "decay"})
+        if "decay" in options:
+            _finite("decay", options["decay"], low=0.0, high=1.0, low_open=True)
         period = options.pop("period", max(epochs // 4, 1))
         if isinstance(period, bool) or not isinstance(period, int) or period < 1:
             raise ValueError(f"period={period!r} is not allowed: use a positive number of epochs")
         return warm_restarts(lr, period, **options)
+    if name == "phases":
+        _only(name, options, {"phases"})
+        return _phases(lr, epochs, options.get("phases"))
     raise ValueError(f"schedule={name!r} is unknown: choose one of {', '.join(SCHEDULES)}")
 
 

@@ -14,10 +14,12 @@ from __future__ import annotations
 from .autogrow import AUTOGROW, AutoGrowConfig, autogrow_config, run_autogrow
 from .base import Recipe
 from .fragrow import FRAGROW, FRAGrowConfig, fragrow_config, run_fragrow
+from .mixturegrowth import MIXTUREGROWTH, MixtureGrowthConfig, mixturegrowth_config, run_mixturegrowth
 from .vt import VT, VTConfig, run_vt, vt_config
 
 #: Recipes by name; ``python -m growth run NAME`` runs ``RECIPES[NAME]``.
-RECIPES: dict[str, Recipe] = {AUTOGROW.name: AUTOGROW, FRAGROW.name: FRAGROW, VT.name: VT}
+RECIPES: dict[str, Recipe] = {AUTOGROW.name: AUTOGROW, FRAGROW.name: FRAGROW, MIXTUREGROWTH.name: MIXTUREGROWTH,
+                              VT.name: VT}
 
 
 def get_recipe(name: str) -> Recipe:
@@ -27,5 +29,6 @@ def get_recipe(name: str) -> Recipe:
     return RECIPES[name]
 
 
-__all__ = ["AutoGrowConfig", "FRAGrowConfig", "RECIPES", "Recipe", "VTConfig", "autogrow_config", "fragrow_config", "get_recipe", "run_autogrow", "run_fragrow", "run_vt",
-           "vt_config"]
+__all__ = ["AutoGrowConfig", "FRAGrowConfig", "MixtureGrowthConfig", "RECIPES", "Recipe", "VTConfig", "autogrow_config",
+           "fragrow_config", "get_recipe", "mixturegrowth_config", "run_autogrow", "run_fragrow", "run_mixturegrowth",
+           "run_vt", "vt_config"]
