@@ -48,7 +48,7 @@ from typing import Any
 from ..how import WIDTH_METHODS, AddWidth
 from ..how.mixture import COEFFICIENT_INITS, MixtureGrowth
 from ..measure.cost import forward_macs, training_macs_per_sample
-from ..models import build_model, parse_name
+from ..models import build_model, parse_name, relu_one_at_zero
 from ..models.template import SHARING, template_net
 from ..protocol import Grower
 from ..train import Run, TrainConfig
@@ -101,6 +101,7 @@ class MixtureGrowthConfig:
     weight_decay: float = 5e-4
     batch_size: int = 128
     noise: float = option(1e-3, help="width methods: symmetry-breaking noise relative to the init std")
+    width_options: dict = option(factory=dict, help="an option of the width method (repeatable), e.g. steps=10")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -112,7 +113,7 @@ class MixtureGrowthConfig:
         return replace(self, epochs=self.epochs if self.epochs is not None else EPOCHS.get(self.dataset, 200),
                        grown_lr=self.grown_lr if self.grown_lr is not None
                        else 1e-4 if self.method == "mixturegrowth" else self.lr,
-                       dataset_options=dict(self.dataset_options))
+                       dataset_options=dict(self.dataset_options), width_options=dict(self.width_options))
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed. Touches no data."""
@@ -142,6 +143,18 @@ class MixtureGrowthConfig:
             check_number("grown_lr", self.grown_lr, minimum=0.0, open_low=True)
         check_int("grown_restarts", self.grown_restarts, minimum=1)
         check_number("noise", self.noise, minimum=0.0)
+        if not isinstance(self.width_options, dict):
+            raise ValueError(f"width_options={self.width_options!r} is not allowed: use a dict of the width method's "
+                             "options")
+        if self.width_options:
+            if self.method not in WIDTH_METHODS:
+                raise ValueError(f"width_options={self.width_options!r}: method={self.method!r} is no width method")
+            allowed = sorted(f.name for f in fields(WIDTH_METHODS[self.method]))
+            unknown = sorted(set(self.width_options) - set(allowed))
+            if unknown:
+                raise ValueError(f"width_options={self.width_options!r}: {unknown} are not options of method "
+                                 f"{self.method!r}; allowed: {', '.join(allowed)}")
+            _width_operator(self)  # the method's own checks of the values
 
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -241,7 +254,7 @@ def _schedule(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> dict[str, Any
 def _width_operator(cfg: MixtureGrowthConfig) -> AddWidth:
     cls = WIDTH_METHODS[cfg.method]
     kwargs = {"unsupported": cls.UNSUPPORTED[1]} if "unsupported" in {f.name for f in fields(cls)} else {}
-    return AddWidth(width=[cfg.width], method=cls(**kwargs), noise=cfg.noise)
+    return AddWidth(width=[cfg.width], method=cls(**{**kwargs, **cfg.width_options}), noise=cfg.noise)
 
 
 def build_grower(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> Grower | None:
@@ -282,7 +295,10 @@ def run_mixturegrowth(config: MixtureGrowthConfig, *, history_path: str | None =
             return template_net(cfg.model, width=_small_width(cfg), templates=cfg.templates, sharing=cfg.sharing,
                                 **shape)
         large = cfg.method in ("large", "large-match")
-        return build_model(cfg.model, width=cfg.width if large else _small_width(cfg), **shape)
+        model = build_model(cfg.model, width=cfg.width if large else _small_width(cfg), **shape)
+        if cfg.method in WIDTH_METHODS and WIDTH_METHODS[cfg.method].zero_fan_in:
+            relu_one_at_zero(model)  # GradMax's zero-fan-in units learn only where ReLU'(0) = 1 (its authors' ReLU)
+        return model
 
     def finalize(run: Run, data) -> None:
         h = run.history
