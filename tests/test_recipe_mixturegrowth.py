@@ -69,6 +69,11 @@ def test_each_row_runs_its_phases(method, one_thread):
         assert h.meta["relative_cost"] == pytest.approx(1.0)
 
 
+def test_second_fraction_zero_is_growth_without_fusion(one_thread):
+    h = run_mixturegrowth(mixturegrowth_config("smoke", second_fraction=0.0, **TINY), progress=False).history
+    assert h.meta["phases"]["net2"] == 0 and [e["kind"] for e in h.events if e["kind"] in ("grow", "member")] == ["grow"]
+
+
 def test_budget_is_met_by_the_measured_cost(one_thread):
     """What the run charged after network 1, over the target's full schedule, is the budget up to the
     rounding of the grown epochs (the members' MACs differ from a quarter by the stem)."""

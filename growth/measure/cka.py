@@ -81,7 +81,8 @@ def cka(gram_x: torch.Tensor, gram_y: torch.Tensor, *, debiased: bool = False) -
 
 def feature_space_linear_cka(x: torch.Tensor, y: torch.Tensor, *, debiased: bool = False) -> float:
     """Linear CKA from the features themselves (n x p and n x q), equal to ``cka(gram_linear(x),
-    gram_linear(y))``; memory O((p + q)^2) instead of O(n^2)."""
+    gram_linear(y))``: memory O(p q) instead of O(n^2), the cheaper form when there are more examples than
+    features (a conv layer's flattened output usually has more features: take the Gram form there)."""
     x, y = _matrix(x, "x"), _matrix(y, "y")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"x has {x.shape[0]} examples, y {y.shape[0]}: give features of the same inputs")

@@ -11,7 +11,8 @@
 Families (``list_families()``): ``Basic3ResNet-a-b-c``, ``Basic4ResNet-a-b-c-d``,
 ``Bottleneck4ResNet-a-b-c-d``, ``Plain3Net-a-b-c``, ``Plain4Net-a-b-c-d`` (AutoGrow),
 ``VGG-a-b-c-d-e`` and ``MobileNetV2-a-b-c-d-e`` (FRAGrow), ``WRN-d-k`` (MixtureGrowth), ``WRNnoBN-d-k`` (GradMax),
-``MobileNetV1``, ``CNN4``, ``MLP`` (Variance Transfer); aliases ``ResNet-20/32/56/110``,
+``MobileNetV1``, ``CNN4``, ``MLP`` (Variance Transfer); their template-mixing forms ``TemplateWRN-d-k``,
+``TemplateWRNnoBN-d-k``, ``TemplateResNet-50`` (MixtureGrowth, :func:`template_net`); aliases ``ResNet-20/32/56/110``,
 ``ResNet-18/34/50``, ``VGG-11/13/16/19``, ``MobileNetV2``.  Every model is a
 :class:`~growth.models.base.GrowableNet` (``stem -> stages of blocks -> head``) that lists its
 :class:`~growth.models.base.ChannelGroup` s for width growth.
@@ -37,6 +38,7 @@ from .registry import (
 )
 from .resnet import Basic3ResNet, Basic4ResNet, Bottleneck4ResNet, Plain3Net, Plain4Net, ZeroPadShortcut
 from .small import CNN4, MLP
+from .template import TemplateNet, template_net
 from .vgg import VGG
 from .wrn import WideResNet, WideResNetNoBN
 
@@ -59,6 +61,7 @@ __all__ = [
     "WideResNet",
     "WideResNetNoBN",
     "Wiring",
+    "TemplateNet",
     "ZeroPadShortcut",
     "build_model",
     "relu_one_at_zero",
@@ -70,6 +73,7 @@ __all__ = [
     "register_alias",
     "register_family",
     "scale_channels",
+    "template_net",
     "width_families",
     "wired_channel_groups",
 ]

@@ -261,8 +261,8 @@ def build_grower(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> Grower | N
     """when / where / how: at the phase boundaries, switch to network 2 and tile (MixtureGrowth) or grow
     network 1 by the width method; None for the rows that do not grow."""
     lengths = [epochs[p] for p in ("net1", "net2", "grown") if epochs[p]]
-    if cfg.method == "mixturegrowth":
-        how = MixtureGrowth(cfg.coefficient_init, noise=cfg.coefficient_noise, fusion=cfg.fusion)
+    if cfg.method == "mixturegrowth":  # no epoch of network 2 (second_fraction 0): no fusion, Table 2's first column
+        how = MixtureGrowth(cfg.coefficient_init, noise=cfg.coefficient_noise, fusion=epochs["net2"] > 0)
         return Grower(StageBoundaries(lengths), how.where, how, name=how.name)
     if cfg.method in BASELINES:
         return None
