@@ -43,6 +43,7 @@ from torch import nn
 
 from .base import GrowableNet, wired_channel_groups
 from .registry import build_model, register_alias, register_family
+from .resnet import ZeroPadShortcut
 from .wrn import _check_wrn
 
 __all__ = ["MEMBERS", "SHARING", "TILE_SETS", "MemberNorm", "MixingConv2d", "MixingLayer", "MixingLinear",
@@ -197,8 +198,8 @@ class MemberNorm(nn.Module):
         super().__init__()
         make = dict(eps=norm.eps, momentum=norm.momentum, affine=norm.affine,
                     track_running_stats=norm.track_running_stats)
-        self.members = nn.ModuleList([nn.BatchNorm2d(norm.num_features, **make).to(norm.weight.device)
-                                      for _ in MEMBERS])
+        device = next(iter([*norm.parameters(), *norm.buffers()]), torch.empty(0)).device
+        self.members = nn.ModuleList([nn.BatchNorm2d(norm.num_features, **make).to(device) for _ in MEMBERS])
         self.full: nn.BatchNorm2d | None = None
         self.mode: int | str = 0
 
@@ -253,7 +254,7 @@ def _check_convertible(model: GrowableNet) -> None:
         if not isinstance(m, (nn.Conv2d, nn.Linear, nn.BatchNorm2d)) and any(True for _ in m.parameters(recurse=False)):
             raise ValueError(f"model={model.spec!r}: layer {name} ({type(m).__name__}) has parameters template "
                              "mixing does not know")
-        if type(m).__name__ == "ZeroPadShortcut":
+        if isinstance(m, ZeroPadShortcut):
             raise ValueError(f"model={model.spec!r}: {name} is a zero-padding shortcut, which places channels "
                              "where tiling cannot: choose a WRN, WRNnoBN or Bottleneck4ResNet")
 
