@@ -45,7 +45,7 @@ Where we had to choose (each is a parameter):
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..measure.cost import forward_macs
@@ -55,7 +55,7 @@ from ..protocol import FineTune, Grower
 from ..train import Run, TrainConfig
 from ..when import Convergent, Deadline, Periodic
 from ..where import StoppingRoundRobin
-from .base import Recipe, add_config_arguments, config_from_cli, launch, option, validate_common
+from .base import Recipe, add_config_arguments, config_from_cli, launch, option, profile_config, validate_common
 from .base import check_choice as _choice, check_int as _int, check_number as _number
 
 __all__ = [
@@ -252,19 +252,9 @@ def autogrow_config(profile: str = "paper", *, variant: str = "p", **overrides: 
     profile's ``dataset_options`` unless they are overridden too.  Validated."""
     _choice("profile", profile, PROFILES)
     _choice("variant", variant, VARIANTS)
-    known = {f.name for f in fields(AutoGrowConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown AutoGrow parameter(s) {unknown}; allowed: {sorted(known)}")
     table = PROFILE_OVERRIDES[profile]
-    values = {**table["common"], **table[variant], "variant": variant}
-    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
-        values.pop("dataset_options", None)
-    values.update(overrides)
-    values["dataset_options"] = dict(values.get("dataset_options", {}))
-    config = AutoGrowConfig(**values)
-    config.validate()
-    return config
+    return profile_config(AutoGrowConfig, {**table["common"], **table[variant], "variant": variant}, overrides,
+                          what="AutoGrow")
 
 
 def scaled(config: AutoGrowConfig, factor: float) -> AutoGrowConfig:

@@ -189,6 +189,24 @@ def config_from_cli(args: argparse.Namespace, make_config: Callable[..., Any], c
     return make_config(args.profile, **fixed, **overrides)
 
 
+def profile_config(config_class: type, values: dict[str, Any], overrides: dict[str, Any], *, what: str) -> Any:
+    """``config_class`` built from a profile's ``values`` with ``overrides`` (its fields) on top, validated:
+    an unknown name is refused (``what``: whose parameters, e.g. "VT"), and the profile's
+    ``dataset_options`` are dropped where ``overrides`` change the dataset but give none of their own."""
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} parameter(s) {unknown}; allowed: {sorted(known)}")
+    values = dict(values)
+    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
+        values.pop("dataset_options", None)
+    values.update(overrides)
+    values["dataset_options"] = dict(values.get("dataset_options", {}))
+    config = config_class(**values)
+    config.validate()
+    return config
+
+
 def launch(recipe: str, paper: str, config: Any, train_config: Any, make_model: Callable[[Any], Any], *,
            grower: Any, label: dict[str, Any], facts: dict[str, Any], finalize: Callable[[Any, Any], None],
            history_path: str | None, meta: dict[str, Any] | None, progress: bool | None, resume: bool) -> Any:

@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..how import AddBlock, DoubleBlocks
@@ -65,7 +65,7 @@ from ..when.lipgrow import POWER_ITERATIONS
 from ..where import AllStages, RoundRobin, Sequential
 from .base import (
     Recipe, add_config_arguments, check_choice, check_int, check_number, config_from_cli, launch, option,
-    validate_common,
+    profile_config, validate_common,
 )
 
 __all__ = ["FAMILIES", "FRAGROW", "FRAGrowConfig", "POLICIES", "PROFILES", "REGIMES", "doublings", "fragrow_config",
@@ -288,21 +288,11 @@ def fragrow_config(profile: str = "paper", *, family: str = "resnet", regime: st
     if regime is not None:
         check_choice("regime", regime, tuple(REGIMES[profile]))
         overrides = {**REGIMES[profile][regime], **overrides}
-    known = {f.name for f in fields(FRAGrowConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown FRAGrow parameter(s) {unknown}; allowed: {sorted(known)}")
     table = PROFILE_OVERRIDES[profile]
     values = {**table["common"], **table[family], "family": family}
-    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
-        values.pop("dataset_options", None)
     if "seed_net" in overrides and "target_net" not in overrides:
         values.pop("target_net", None)
-    values.update(overrides)
-    values["dataset_options"] = dict(values.get("dataset_options", {}))
-    config = FRAGrowConfig(**values)
-    config.validate()
-    return config
+    return profile_config(FRAGrowConfig, values, overrides, what="FRAGrow")
 
 
 # ---------------------------------------------------------------------------- building and running

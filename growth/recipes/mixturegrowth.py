@@ -55,7 +55,7 @@ from ..train import Run, TrainConfig
 from ..when.width_schedule import StageBoundaries
 from .base import (
     Recipe, add_config_arguments, check_choice, check_int, check_number, config_from_cli, jsonable, launch, option,
-    validate_common,
+    profile_config, validate_common,
 )
 
 __all__ = ["BASELINES", "METHODS", "MIXTUREGROWTH", "MixtureGrowthConfig", "mixturegrowth_config", "phase_epochs",
@@ -173,18 +173,7 @@ def mixturegrowth_config(profile: str = "paper", **overrides: Any) -> MixtureGro
     :class:`MixtureGrowthConfig` field) on top.  Overriding ``dataset`` drops the profile's
     ``dataset_options`` unless they are overridden too.  Validated."""
     check_choice("profile", profile, PROFILES)
-    known = {f.name for f in fields(MixtureGrowthConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown MixtureGrowth parameter(s) {unknown}; allowed: {sorted(known)}")
-    values = dict(PROFILE_OVERRIDES[profile])
-    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
-        values.pop("dataset_options", None)
-    values.update(overrides)
-    values["dataset_options"] = dict(values.get("dataset_options", {}))
-    config = MixtureGrowthConfig(**values)
-    config.validate()
-    return config
+    return profile_config(MixtureGrowthConfig, PROFILE_OVERRIDES[profile], overrides, what="MixtureGrowth")
 
 
 # ---------------------------------------------------------------------------- the budget

@@ -83,7 +83,7 @@ from ..when.width_schedule import (
 )
 from .base import (
     Recipe, add_config_arguments, check_choice, check_int, check_number, config_from_cli, jsonable, launch, option,
-    validate_common,
+    profile_config, validate_common,
 )
 
 __all__ = ["PROFILES", "VARIANTS", "VT", "VTConfig", "build_grower", "plan", "run_vt", "summarize", "vt_config",
@@ -244,18 +244,7 @@ def vt_config(profile: str = "paper", **overrides: Any) -> VTConfig:
     :class:`VTConfig` field) on top.  Overriding ``dataset`` drops the profile's ``dataset_options``
     unless they are overridden too.  Validated."""
     check_choice("profile", profile, PROFILES)
-    known = {f.name for f in fields(VTConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown VT parameter(s) {unknown}; allowed: {sorted(known)}")
-    values = dict(PROFILE_OVERRIDES[profile])
-    if "dataset" in overrides and overrides["dataset"] != values.get("dataset") and "dataset_options" not in overrides:
-        values.pop("dataset_options", None)
-    values.update(overrides)
-    values["dataset_options"] = dict(values.get("dataset_options", {}))
-    config = VTConfig(**values)
-    config.validate()
-    return config
+    return profile_config(VTConfig, PROFILE_OVERRIDES[profile], overrides, what="VT")
 
 
 # ---------------------------------------------------------------------------- the schedule and the run
