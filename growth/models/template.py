@@ -9,13 +9,13 @@ templates of set :data:`TILE_SETS` ``[i]``: tile 0 is member 0's weight, tile 1 
 member is active (the other's parameters get no gradient); once grown every layer is the tiling of
 Fig. 2 (g = 2, tiles ``[[W0, W2], [W3, W1]]`` for a hidden layer, rows = output channels):
 
-================  =====================  ==========================================
-layer             grown weight           grown bias
-================  =====================  ==========================================
-hidden            ``[[W0, W2], [W3, W1]]``  ``[b0; b1]``
-input (image)     ``[W0; W1]`` (stacked)  ``[b0; b1]``
-output (logits)   ``[W0, W1]`` (side by side)  ``b0 + b1``: the logits are the sum
-================  =====================  ==========================================
+================  ===============================  =====================================
+layer             grown weight                     grown bias
+================  ===============================  =====================================
+hidden            ``[[W0, W2], [W3, W1]]``         ``[b0; b1]``
+input (image)     ``[W0; W1]`` (stacked)           ``[b0; b1]``
+output (logits)   ``[W0, W1]`` (side by side)      ``b0 + b1``: the logits are the sum
+================  ===============================  =====================================
 
 BatchNorm keeps one BN per member (:class:`MemberNorm`); growth concatenates their parameters and
 running statistics into one BN of twice the channels.  With the cross tiles at zero the grown net
