@@ -99,11 +99,9 @@ def test_tile_refuses_plain_nets():
         tile(growth.build_model("WRN-10-1", num_classes=10))
 
 
-def _train(model, grower, epochs, path=None, resume=False, schedule=None):
+def _train(model, grower, epochs):
     data = growth.load_dataset("synthetic", num_train=64, num_test=32, num_classes=4, device="cpu", seed=0)
-    return growth.train(model, data, epochs=sum(epochs), batch_size=16, lr=0.05, device="cpu", grower=grower,
-                        history_path=path, resume=resume, schedule="constant" if schedule is None else "phases",
-                        schedule_options=schedule or {})
+    return growth.train(model, data, epochs=sum(epochs), batch_size=16, lr=0.05, device="cpu", grower=grower)
 
 
 def _grower(epochs, fusion=True):

@@ -28,10 +28,6 @@ def settle(model: TemplateNet, x: torch.Tensor) -> TemplateNet:
     return model.eval()
 
 
-def plain_params(name: str, width: float, num_classes: int = 10) -> int:
-    return sum(p.numel() for p in build_model(name, num_classes=num_classes, width=width).parameters())
-
-
 def test_mix_is_eq1():
     templates = torch.randn(3, 4, 5)
     alpha = torch.tensor([0.5, -2.0, 1.5])

@@ -449,3 +449,23 @@ def make_width_method(method: str | WidthMethod) -> WidthMethod:
         return WIDTH_METHODS[method]()
     raise ValueError(f"method={method!r} is unknown: choose one of {', '.join(WIDTH_METHODS)} "
                      "(or pass a growth.how.WidthMethod)")
+
+
+def configured_width_method(method: str, width_options: dict[str, Any] | None = None, **defaults: Any) -> WidthMethod:
+    """The method ``method`` of :data:`WIDTH_METHODS` as a recipe runs it: ``defaults`` where the class has
+    such an option (e.g. VT's ``rescale_without_bn``), for a method not defined on every group (GradMax,
+    Splitting) its authors' fallback there (``unsupported``: the second of its choices), and
+    ``width_options`` on top.  ``ValueError`` naming the options the class does not have, and its own."""
+    if method not in WIDTH_METHODS:
+        make_width_method(method)  # raises, naming the methods
+    cls = WIDTH_METHODS[method]
+    allowed = sorted(f.name for f in fields(cls))
+    options = dict(width_options or {})
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(f"width_options={options!r}: {unknown} are not options of method {method!r}; allowed: "
+                         f"{', '.join(allowed)}")
+    kwargs = {k: v for k, v in defaults.items() if k in allowed}
+    if "unsupported" in allowed:
+        kwargs["unsupported"] = cls.UNSUPPORTED[1]
+    return cls(**{**kwargs, **options})

@@ -42,11 +42,12 @@ authors' one-epoch warm-up, their weight-decay exemption of the coefficients and
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..how import WIDTH_METHODS, AddWidth
 from ..how.mixture import COEFFICIENT_INITS, MixtureGrowth
+from ..how.width_methods import configured_width_method
 from ..measure.cost import forward_macs, training_macs_per_sample
 from ..models import build_model, parse_name, relu_one_at_zero
 from ..models.template import SHARING, template_net
@@ -149,12 +150,7 @@ class MixtureGrowthConfig:
         if self.width_options:
             if self.method not in WIDTH_METHODS:
                 raise ValueError(f"width_options={self.width_options!r}: method={self.method!r} is no width method")
-            allowed = sorted(f.name for f in fields(WIDTH_METHODS[self.method]))
-            unknown = sorted(set(self.width_options) - set(allowed))
-            if unknown:
-                raise ValueError(f"width_options={self.width_options!r}: {unknown} are not options of method "
-                                 f"{self.method!r}; allowed: {', '.join(allowed)}")
-            _width_operator(self)  # the method's own checks of the values
+            configured_width_method(self.method, self.width_options)  # unknown options, the method's own checks
 
 
 PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
@@ -235,15 +231,9 @@ def _schedule(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> dict[str, Any
             grown = {"schedule": "warm-restarts", "lr": cfg.grown_lr,
                      "options": {"period": period, "decay": 0.5, "min_lr": min(3e-5, cfg.grown_lr)}}
         else:
-            grown = {"schedule": "cosine", "lr": cfg.grown_lr if cfg.method not in BASELINES else cfg.lr}
+            grown = {"schedule": "cosine", "lr": cfg.grown_lr}
         parts.append({"epochs": epochs["grown"], **grown})
     return {"phases": parts}
-
-
-def _width_operator(cfg: MixtureGrowthConfig) -> AddWidth:
-    cls = WIDTH_METHODS[cfg.method]
-    kwargs = {"unsupported": cls.UNSUPPORTED[1]} if "unsupported" in {f.name for f in fields(cls)} else {}
-    return AddWidth(width=[cfg.width], method=cls(**{**kwargs, **cfg.width_options}), noise=cfg.noise)
 
 
 def build_grower(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> Grower | None:
@@ -255,7 +245,7 @@ def build_grower(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> Grower | N
         return Grower(StageBoundaries(lengths), how.where, how, name=how.name)
     if cfg.method in BASELINES:
         return None
-    how = _width_operator(cfg)
+    how = AddWidth(width=[cfg.width], method=configured_width_method(cfg.method, cfg.width_options), noise=cfg.noise)
     return Grower(StageBoundaries(lengths), how.where, how, name=f"one growth ({cfg.method})")
 
 
@@ -264,13 +254,16 @@ def run_mixturegrowth(config: MixtureGrowthConfig, *, history_path: str | None =
     """Run ``config``; returns the :class:`growth.Run`.  Every parameter is checked before any data is
     read.  The History's meta carries the resolved configuration, ``phases`` (epochs of net1, net2,
     grown), ``macs_per_sample`` (large, small), and once finished ``budget_macs`` (training MACs after
-    network 1, growth steps included) and ``relative_cost`` (those over the target net's full schedule)."""
+    network 1, growth steps included) and ``relative_cost`` (those over the target net's full schedule).
+    The phases are planned before the data is read, with the class count the dataset is known to have (CIFAR-100,
+    ImageNet, else its ``num_classes`` option or 10); ``relative_cost`` is measured with the data's own."""
     if not isinstance(config, MixtureGrowthConfig):
         raise ValueError(f"config={config!r} is not a MixtureGrowthConfig: build one with mixturegrowth_config(...)")
     cfg = config.resolved()
     image_size = 224 if cfg.dataset == "imagenet" else 32
     num_classes = {"cifar100": 100, "imagenet": 1000}.get(cfg.dataset, cfg.dataset_options.get("num_classes", 10))
-    macs = per_sample_macs(cfg, num_classes=num_classes, image_size=image_size)
+    planned = dict(num_classes=num_classes, image_size=image_size)
+    macs = per_sample_macs(cfg, **planned)
     epochs = phase_epochs(cfg, macs)
     grower = build_grower(cfg, epochs)
     train_config = TrainConfig(
@@ -293,8 +286,9 @@ def run_mixturegrowth(config: MixtureGrowthConfig, *, history_path: str | None =
         h = run.history
         first = epochs["net1"] if cfg.method not in ("small", "small-match") else 0
         before = h.epochs[first - 1]["macs"] if first else 0
-        full = cfg.epochs * data.num_train * per_sample_macs(cfg, num_classes=data.num_classes,
-                                                             image_size=data.input_shape[-1])["large"]
+        shape = dict(num_classes=data.num_classes, image_size=data.input_shape[-1])
+        large = macs["large"] if shape == planned else per_sample_macs(cfg, **shape)["large"]
+        full = cfg.epochs * data.num_train * large
         h.meta["budget_macs"] = h.epochs[-1]["macs"] - before
         h.meta["relative_cost"] = h.meta["budget_macs"] / full
         h.meta["forward_macs"] = int(forward_macs(run.model, tuple(data.input_shape)))

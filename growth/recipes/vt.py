@@ -63,7 +63,7 @@ says 54.90%, which none of these readings gives exactly (tests/test_width_schedu
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -71,6 +71,7 @@ import torch
 from ..measure.cost import forward_macs
 from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
+from ..how.width_methods import configured_width_method
 from ..models import build_model, channel_counts, parse_name, relu_one_at_zero, width_families
 from ..measure.probe import StageNormProbe
 from ..protocol import Grower
@@ -179,12 +180,7 @@ class VTConfig:
             method = width_method(self)
             if method is None:
                 raise ValueError(f"width_options={self.width_options!r}: variant={self.variant!r} does not grow")
-            allowed = sorted(f.name for f in fields(WIDTH_METHODS[method]))
-            unknown = sorted(set(self.width_options) - set(allowed))
-            if unknown:
-                raise ValueError(f"width_options={self.width_options!r}: {unknown} are not options of method "
-                                 f"{method!r}; allowed: {', '.join(allowed)}")
-            width_operator(self)  # the method's own checks of the values
+            width_operator(self)  # unknown options and the method's own checks of the values
         try:
             family = parse_name(self.model)[0].name
         except ValueError as err:
@@ -289,12 +285,7 @@ def width_operator(config: VTConfig) -> WidthMethod | None:
     method = width_method(config)
     if method is None:
         return None
-    cls = WIDTH_METHODS[method]
-    options = {f.name for f in fields(cls)}
-    kwargs: dict[str, Any] = {"rescale_without_bn": config.rescale_without_bn} if "rescale_without_bn" in options else {}
-    if "unsupported" in options:
-        kwargs["unsupported"] = cls.UNSUPPORTED[1]
-    return cls(**{**kwargs, **config.width_options})
+    return configured_width_method(method, config.width_options, rescale_without_bn=config.rescale_without_bn)
 
 
 def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | None:
