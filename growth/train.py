@@ -43,6 +43,7 @@ from .history import History, IncompleteHistoryWarning
 from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
 from .measure.probe import StageNormProbe
+from .measure.similarity import SimilarityProbe
 from .protocol import GrowthContext, Grower
 from .optim.schedules import make_schedule
 
@@ -71,6 +72,7 @@ class TrainConfig:
     optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     batch_sizes: list[int] | None = None  # one per epoch (VT's Eq. 8); None: batch_size throughout
     probe: list[str] | None = None  # parameters whose per-stage gradient / update norms are logged (growth.measure.probe)
+    similarity: dict | None = None  # options of the CKA probe run after every epoch (growth.measure.similarity)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
@@ -88,6 +90,8 @@ class TrainConfig:
                              f"{self.epochs} positive integers, one per epoch")
         if self.probe is not None:
             StageNormProbe(self.probe)  # raises on anything but a list of names
+        if self.similarity is not None:
+            SimilarityProbe.from_options(self.similarity)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer={self.optimizer!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
         if not isinstance(self.optimizer_options, dict):
@@ -275,6 +279,9 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     probe = StageNormProbe(config.probe) if config.probe else None
     if probe is not None:
         probe.check(model)
+    similarity = SimilarityProbe.from_options(config.similarity) if config.similarity is not None else None
+    if similarity is not None:
+        similarity.check(model, int(getattr(data, "num_test", 0)))
     optimizer = build_optimizer(
         model, config.optimizer, lr=config.lr, momentum=config.momentum,
         nesterov=config.nesterov, weight_decay=config.weight_decay, **config.optimizer_options,
@@ -314,6 +321,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         _, payload = load_checkpoint(checkpoint_path, source=source_digest(), fingerprint=fingerprint,
                                      map_location=device)
         model, optimizer, probe, meter = payload["model"], payload["optimizer"], payload["probe"], payload["meter"]
+        similarity = payload["similarity"]
         if grower is not None:
             grower.__dict__.update(payload["grower"].__dict__)
         pos = _Position(**payload["position"])
@@ -333,6 +341,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     bar = tqdm(total=config.epochs, initial=pos.epoch, desc=getattr(model, "spec", "train"), disable=bool(quiet),
                leave=False)
     observers = grower.step_observers() if grower is not None else []
+    probe_inputs = similarity.inputs(data, device) if similarity is not None else None
 
     for epoch in range(pos.epoch, config.epochs):
         if epoch >= pos.end:
@@ -384,6 +393,10 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             meter.add_eval(model, getattr(data, f"num_{split}"))
         record["train_seconds"], record["eval_seconds"] = train_seconds, eval_seconds
         pos.wall += train_seconds + eval_seconds
+        if similarity is not None:  # CKA on the probe batch, before any growth (MixtureGrowth Figs. 4, 5)
+            start = time.perf_counter()
+            record.update(similarity.record(model, probe_inputs, epoch + 1))
+            record["similarity_seconds"] = time.perf_counter() - start
 
         history.epochs.append(record)
         if grower is not None and epoch + 1 < config.epochs:
@@ -413,6 +426,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                 and pos.epoch < min(pos.end, config.epochs):
             save_checkpoint(checkpoint_path, {**header, "epoch": pos.epoch}, {
                 "model": model, "optimizer": optimizer, "grower": grower, "probe": probe, "meter": meter,
+                "similarity": similarity,
                 "position": asdict(pos), "loader": loader.state_dict(), "history": history.to_dict(),
                 "rng": _rng_state(),
             })

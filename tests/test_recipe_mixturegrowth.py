@@ -41,6 +41,19 @@ def test_the_papers_budget_by_hand():
     assert imagenet.epochs == 90 and phase_epochs(imagenet, macs) == {"net1": 90, "net2": 90, "grown": 9}
     with pytest.raises(ValueError, match="leave no epoch"):
         phase_epochs(mixturegrowth_config("paper", budget=0.2).resolved(), macs)
+    # Sec. 4.4's CKA setup: the small nets 63 epochs, the grown net to epoch 100
+    cka = mixturegrowth_config("paper", epochs=63, grown_epochs=37).resolved()
+    assert phase_epochs(cka, macs) == {"net1": 63, "net2": 63, "grown": 37}
+
+
+def test_similarity_probe_snapshots_before_growth_and_at_the_end(one_thread):
+    """Fig. 4's layer is the last block; Fig. 5's snapshots hold both members before tiling and the grown net."""
+    cfg = mixturegrowth_config("smoke", similarity_samples=16, grown_epochs=1, **TINY)
+    h = run_mixturegrowth(cfg).history
+    assert h.meta["config"]["similarity"] == {"layer": "stages.2.0", "samples": 16, "snapshots": [8, 9]}
+    assert [len(e["cka_epochs"]) for e in h.epochs] == list(range(1, 10))
+    assert list(h.epochs[7]["cka_layers"]) == ["net1@8 ~ net2@8"]
+    assert list(h.epochs[8]["cka_layers"]) == ["net1@8 ~ net@9", "net2@8 ~ net@9"]
 
 
 def test_per_sample_macs_of_the_paper_nets():
@@ -97,6 +110,9 @@ def test_budget_is_met_by_the_measured_cost(one_thread):
     ({"fusion": False, "method": "large"}, "fusion=False"),
     ({"grown_restarts": 0}, "grown_restarts=0"),
     ({"width_options": {"steps": 3}}, "no width method"),
+    ({"grown_epochs": 0}, "grown_epochs=0"),
+    ({"method": "large", "grown_epochs": 3}, "does not grow"),
+    ({"similarity_samples": 2}, "similarity_samples=2"),
     ({"method": "firefly-simple", "width_options": {"stepz": 3}}, "stepz"),
 ])
 def test_bad_parameters_raise_naming_them(overrides, match):

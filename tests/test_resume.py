@@ -72,7 +72,8 @@ CHILD = textwrap.dedent('''
 # 2 of 4 (with Eq. 8's batch sizes: a new loader at every stage); fragrow grows after 1 and 2, then
 # fine-tunes (LipGrow: power-iteration vectors and its window; MoGrow: the weights' moving average);
 # mixturegrowth trains network 1 for epochs 1-4, network 2 for 5-8 and the tiled net for epoch 9 (grow:2 is
-# the tiling); with a width method, network 1 is grown after epoch 4.
+# the tiling; the CKA probe's Gram matrices carried by the checkpoint); with a width method, network 1 is grown
+# after epoch 4.
 SCENARIOS = [
     ("autogrow", (), "step:3:2"),
     ("autogrow", (), "grow:2"),
@@ -86,7 +87,7 @@ SCENARIOS = [
     ("fragrow", (), "step:4:1"),
     ("fragrow", ("--policy", "lipgrow"), "step:3:1"),
     ("fragrow", ("--init", "mogrow"), "save:2"),
-    ("mixturegrowth", (), "step:6:2"),
+    ("mixturegrowth", ("--similarity-samples", "32"), "step:6:2"),
     ("mixturegrowth", (), "grow:2"),
     ("mixturegrowth", ("--method", "gradmax"), "step:5:1"),
 ]

@@ -81,6 +81,11 @@ def test_stage_epochs_eq7_sum_to_the_budget():
     assert sum(stage_epochs(200, T0=10)) == 200 and stage_epochs(200, T0=10)[-1] == 35
     assert stage_epochs(20, 4, 2, kind="linear", rate=1) == (2, 3, 4, 11)
     assert stage_epochs(4, 3, 1, rate=1.0) == (1, 2, 1)
+    # GradMax's code: growths from iteration 10000 every 2500 (batch 128, 391 steps an epoch), 12 of them
+    assert stage_epochs(200, 13, 25.6, kind="steps", rate=6.4) == (26, *[6] * 11, 108)
+    assert stage_epochs(15, 7, 2, kind="steps", rate=1) == (2, 1, 1, 1, 1, 1, 8)
+    with pytest.raises(ValueError, match="rate=0"):
+        stage_epochs(15, 7, 2, kind="steps", rate=0)
     assert stage_boundaries((8, 10, 12)) == (8, 18)
 
 

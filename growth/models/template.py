@@ -37,6 +37,9 @@ convs, linear layers and BatchNorm2d.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -167,6 +170,10 @@ class MixingConv2d(MixingLayer):
     @property
     def out_channels(self) -> int:
         return self.weight_shape[0]
+
+    @property
+    def kernel_size(self) -> tuple[int, ...]:
+        return tuple(self.small_shape[2:])
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
@@ -332,6 +339,24 @@ class TemplateNet(GrowableNet):
         for m in self.modules():
             if isinstance(m, (MixingLayer, MemberNorm)):
                 m.mode = member
+
+    def views(self) -> dict[str, int]:
+        """The networks this one holds, by name, for :meth:`as_view`: ``net1`` and ``net2`` (the members)
+        before growth; none once grown (the net is then one network)."""
+        return {} if self.grown else {f"net{m + 1}": m for m in MEMBERS}
+
+    @contextlib.contextmanager
+    def as_view(self, name: str) -> Iterator[nn.Module]:
+        """Compute as the member ``name`` (:meth:`views`) inside the block; the active member is restored."""
+        views = self.views()
+        if name not in views:
+            raise ValueError(f"view={name!r} is not allowed: this network holds {sorted(views) or 'no views (grown)'}")
+        active = self.mode
+        self.set_member(views[name])
+        try:
+            yield self
+        finally:
+            self.set_member(active)
 
     def mixing_layers(self) -> list[tuple[str, MixingLayer]]:
         """The distinct mixing layers, by (first) name; a shared module (``sharing="modules"``) once."""

@@ -91,6 +91,8 @@ class MixtureGrowthConfig:
     budget: float = option(0.45, help="training FLOPs after network 1, relative to the target net's full schedule "
                                       "(paper 0.45 CIFAR, 0.35 ImageNet)")
     second_fraction: float = option(1.0, help="network 2's epochs as a fraction of the full schedule (Table 2)")
+    grown_epochs: int | None = option(None, help="the grown net's epochs instead of what the budget leaves (Sec. 4.4's "
+                                                 "CKA setup: small nets 63 epochs, grown to 100)")
     coefficient_init: str = option("orthogonal", help=f"new coefficients: {', '.join(COEFFICIENT_INITS)} (Table 4)")
     coefficient_noise: float | None = option(None, help="scale of the new coefficients' noise (default per rule)")
     templates: int = option(2, help="templates per set and layer (the authors' 2)")
@@ -103,6 +105,8 @@ class MixtureGrowthConfig:
     batch_size: int = 128
     noise: float = option(1e-3, help="width methods: symmetry-breaking noise relative to the init std")
     width_options: dict = option(factory=dict, help="an option of the width method (repeatable), e.g. steps=10")
+    similarity_samples: int = option(0, help="CKA probe (Figs. 4, 5): test examples whose features are compared across "
+                                             "epochs and networks; 0: off")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -137,6 +141,14 @@ class MixtureGrowthConfig:
             check_int("epochs", self.epochs, minimum=1)
         check_number("budget", self.budget, minimum=0.0, open_low=True)
         check_number("second_fraction", self.second_fraction, minimum=0.0, maximum=1.0)
+        if self.grown_epochs is not None:
+            check_int("grown_epochs", self.grown_epochs, minimum=1)
+            if self.method in BASELINES:
+                raise ValueError(f"grown_epochs={self.grown_epochs!r}: method={self.method!r} does not grow; give it "
+                                 "epochs (large, small) or a budget (large-match, small-match)")
+        check_int("similarity_samples", self.similarity_samples, minimum=0)
+        if 0 < self.similarity_samples < 4:
+            raise ValueError(f"similarity_samples={self.similarity_samples!r} is not allowed: use 0 (off) or >= 4")
         if self.coefficient_noise is not None:
             check_number("coefficient_noise", self.coefficient_noise, minimum=0.0)
         check_int("templates", self.templates, minimum=1)
@@ -200,7 +212,8 @@ def phase_epochs(cfg: MixtureGrowthConfig, macs: dict[str, int]) -> dict[str, in
     trains network 2 for ``round(second_fraction x epochs)`` and the grown net for what is left,
     ``round((B x epochs x M_large - net2 x M_small) / M_large)``; a width method grows network 1 and trains
     ``round(B x epochs)``; ``large-match`` trains the target ``round(B x epochs)``, ``small-match`` the small
-    net ``round(B x epochs x M_large / M_small)``.  ``ValueError`` where the budget leaves nothing."""
+    net ``round(B x epochs x M_large / M_small)``.  ``grown_epochs``, where given, replaces the budget's grown
+    epochs.  ``ValueError`` where the budget leaves nothing."""
     E, B = cfg.epochs, cfg.budget
     if cfg.method == "large":
         return {"net1": 0, "net2": 0, "grown": E}
@@ -211,7 +224,8 @@ def phase_epochs(cfg: MixtureGrowthConfig, macs: dict[str, int]) -> dict[str, in
     if cfg.method == "small-match":
         return {"net1": max(1, round(B * E * macs["large"] / macs["small"])), "net2": 0, "grown": 0}
     second = round(cfg.second_fraction * E) if cfg.method == "mixturegrowth" and cfg.fusion else 0
-    grown = round((B * E * macs["large"] - second * macs["small"]) / macs["large"])
+    grown = cfg.grown_epochs if cfg.grown_epochs is not None else \
+        round((B * E * macs["large"] - second * macs["small"]) / macs["large"])
     if grown < 1:
         raise ValueError(f"budget={B!r}: network 2's {second} epochs (second_fraction={cfg.second_fraction!r}) leave "
                          f"no epoch of the grown net; raise budget or lower second_fraction")
@@ -234,6 +248,20 @@ def _schedule(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> dict[str, Any
             grown = {"schedule": "cosine", "lr": cfg.grown_lr}
         parts.append({"epochs": epochs["grown"], **grown})
     return {"phases": parts}
+
+
+def similarity_options(cfg: MixtureGrowthConfig, epochs: dict[str, int], *, num_classes: int,
+                       image_size: int) -> dict[str, Any] | None:
+    """The CKA probe's options (:class:`growth.measure.similarity.SimilarityProbe`; None when
+    ``similarity_samples`` is 0): Fig. 4's layer is the last block's output, the features the head reads;
+    the layer x layer snapshots (Fig. 5) are taken right before growth and after the last epoch."""
+    if not cfg.similarity_samples:
+        return None
+    stages = build_model(cfg.model, width=cfg.width, num_classes=num_classes, image_size=image_size).stages
+    small = epochs["net1"] + epochs["net2"]
+    total = small + epochs["grown"]
+    return {"layer": f"stages.{len(stages) - 1}.{len(stages[-1]) - 1}", "samples": cfg.similarity_samples,
+            "snapshots": sorted({e for e in (small, total) if e})}
 
 
 def build_grower(cfg: MixtureGrowthConfig, epochs: dict[str, int]) -> Grower | None:
@@ -269,7 +297,8 @@ def run_mixturegrowth(config: MixtureGrowthConfig, *, history_path: str | None =
     train_config = TrainConfig(
         epochs=sum(epochs.values()), batch_size=cfg.batch_size, optimizer="sgd", lr=cfg.lr, momentum=cfg.momentum,
         nesterov=True, weight_decay=cfg.weight_decay, schedule="phases", schedule_options=_schedule(cfg, epochs),
-        seed=cfg.seed, device=cfg.device, augment=cfg.augment)
+        seed=cfg.seed, device=cfg.device, augment=cfg.augment,
+        similarity=similarity_options(cfg, epochs, **planned))
 
     def make_model(data):
         shape = dict(num_classes=data.num_classes, image_size=data.input_shape[-1])

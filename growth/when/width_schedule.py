@@ -37,7 +37,7 @@ __all__ = [
 ]
 
 ROUNDINGS = ("even", "nearest", "ceil-even")
-EPOCH_KINDS = ("exponential", "linear")
+EPOCH_KINDS = ("exponential", "linear", "steps")
 WIDTH_KINDS = ("exponential", "linear")
 #: Which channel groups a schedule narrows: every one (VT), or the blocks' inner groups (GradMax's WRN).
 GROW_GROUPS = ("all", "inner")
@@ -144,7 +144,8 @@ def stage_epochs(total: int, stages: int = 9, T0: float = 8, *, kind: str = "exp
     """Eq. 7: epochs per stage, summing to ``total``.
 
     ``kind="exponential"``: ``T_k = T0 (1 + rate)^k``; ``"linear"``: ``T_k = T0 + k * rate`` (Fig. 6's
-    "Linear" baseline [secondary]).  Stages ``0 .. S-2`` take ``T_k`` rounded (``rounding``:
+    "Linear" baseline [secondary]); ``"steps"``: ``T_0 = T0``, then ``T_k = rate`` (GradMax's code: the seed
+    trains until ``start_iteration``, then one growth every ``update_frequency`` steps).  Stages ``0 .. S-2`` take ``T_k`` rounded (``rounding``:
     ``"nearest"``, halfway up, ``"floor"`` or ``"ceil"``; at least 1) [open], the last stage what is left
     of ``total`` [secondary].  ``T0``: 8 on CIFAR-10, 10
     on CIFAR-100, 4 on ImageNet (Sec. 4); ``rate`` (the paper's q) is [open]: 0.2, the width rate
@@ -160,6 +161,10 @@ def stage_epochs(total: int, stages: int = 9, T0: float = 8, *, kind: str = "exp
         raw = [T0 * (1 + rate) ** k for k in range(stages - 1)]
     elif kind == "linear":
         raw = [T0 + k * rate for k in range(stages - 1)]
+    elif kind == "steps":
+        if rate <= 0:
+            raise ValueError(f"rate={rate!r} is not allowed with kind='steps': use the epochs between growths (> 0)")
+        raw = [T0] + [rate] * (stages - 2)
     else:
         raise ValueError(f"kind={kind!r} is unknown: choose one of {', '.join(EPOCH_KINDS)}")
     to_int = EPOCH_ROUNDINGS.get(rounding)
