@@ -25,7 +25,8 @@ from .files import atomic_write_json
 #: Per-epoch and per-event keys that measure wall-clock time, and meta keys that log how a run was
 #: carried out (where it resumed): they differ between two runs of one configuration, nothing else does.
 WALL_CLOCK_KEYS = frozenset({"train_seconds", "eval_seconds", "wall", "seconds", "observer_seconds",
-                             "lipschitz_seconds", "wall_seconds", "training_seconds", "overhead_seconds"})
+                             "lipschitz_seconds", "wall_seconds", "training_seconds", "overhead_seconds",
+                             "similarity_seconds"})
 RUN_LOG_KEYS = frozenset({"resumed", "outcome", "machine", "device"})
 
 
