@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Profile the book is executed at (profiles/*.yaml); the golden notebooks stay at smoke.
 PROFILE ?= bench
+# Where the book's runs execute (growth.executors), e.g. EXECUTOR=gpus or EXECUTOR=slurm:jobs,slurm_partition=gpu;
+# unset: each notebook's own worker processes on this CPU.
+EXECUTOR ?=
 export PYTHONHASHSEED := 0
 
 .PHONY: install test unit nbval book html book-clean golden check-goldens bench clean lock browser book-check
@@ -44,7 +47,7 @@ check-goldens: $(STAMP)
 # Finished runs are reused and interrupted ones resumed (growth/runs.py): `make book` killed at any
 # point and started again picks up where it stopped. FRESH=1 computes every run anew.
 book: $(STAMP)
-	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) $(if $(FRESH),--fresh) --out book/notebooks notebooks
+	$(BIN)/python tools/run_notebooks.py --profile $(PROFILE) $(if $(FRESH),--fresh) $(if $(EXECUTOR),--executor $(EXECUTOR)) --out book/notebooks notebooks
 	$(MAKE) html
 
 # MathJax ships with the book, so that its pages render their math with no network: npm installs the

@@ -21,6 +21,10 @@ choose by the machine instead (faster on some CPUs; the numbers then hold on thi
 A notebook's runs are content-addressed (growth.runs): finished ones found under the output folder
 are reused and interrupted ones resumed, so an interrupted `make book` started again picks up where
 it stopped; `--fresh` (GROWTH_FRESH=1) computes every run anew, as `make golden` does.
+`--executor SPEC` (GROWTH_EXECUTOR; growth.executors: `local:4`, `gpus`, `slurm:FOLDER,key=value...`)
+chooses where every notebook's runs execute, overriding the notebooks' own `workers`. While a notebook
+runs, a line per finished run (runs done / total, outcome, estimated time left) is printed here; the
+notebook's own output stays as it was.
 
 After a successful run the cell papermill injected (tag `injected-parameters`) is also tagged
 `hide-cell`: Jupyter Book folds it behind a toggle, so the values a page was made with stay one
@@ -38,10 +42,13 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from growth.runs import EXECUTOR_ENV, PROGRESS_ENV  # noqa: E402
 PROFILES = REPO / "profiles"
 INJECTED_TAG = "injected-parameters"
 HIDE_TAG = "hide-cell"
@@ -244,6 +251,11 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     dest.parent.mkdir(parents=True, exist_ok=True)
     scratch_dir = Path(tempfile.mkdtemp(prefix=f"run_notebooks-{src.stem}-"))
     scratch = scratch_dir / src.name
+    progress = scratch_dir / "progress.log"  # growth.runs appends a line per finished run (the kernel inherits it)
+    os.environ[PROGRESS_ENV] = str(progress)
+    stop = threading.Event()
+    tail = threading.Thread(target=print_progress, args=(progress, src.stem, stop), daemon=True)
+    tail.start()
     # ipykernel warns on its stderr (the terminal, not the notebook) that it talks to us over
     # local TCP; keep the run quiet and let only its errors through.
     engine_kwargs: dict = {"extra_arguments": ["--log-level=ERROR"]}
@@ -268,6 +280,9 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     except Exception as exc:  # kernel died, timeout, unreadable notebook, ...
         kept = f" (partial output kept in {scratch})" if scratch.exists() else ""
         raise RuntimeError(f"{type(exc).__name__}: {exc}{kept}") from None
+    finally:
+        stop.set()
+        tail.join()
 
     nb = nbformat.read(scratch, as_version=4)
     hide_injected_cell(nb)
@@ -275,6 +290,21 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
         fold_code(nb)
     write_atomically(nb, dest)
     shutil.rmtree(scratch_dir, ignore_errors=True)
+
+
+def print_progress(path: Path, name: str, stop: threading.Event, every: float = 2.0) -> None:
+    """Print the lines appended to ``path`` (growth.runs' progress), prefixed by the notebook's name, until
+    ``stop`` is set (then the last ones)."""
+    printed = 0
+    while True:
+        stopping = stop.wait(every)
+        if path.exists():
+            lines = path.read_text().splitlines()
+            for line in lines[printed:]:
+                print(f"  {name}: {line}", flush=True)
+            printed = len(lines)
+        if stopping:
+            return
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -298,6 +328,9 @@ def main(argv: list[str] | None = None) -> int:
                              "and resumes the interrupted ones it finds under its output folder (growth.runs)")
     parser.add_argument("--timeout", type=float, default=None,
                         help="seconds a single cell may run (default: no limit)")
+    parser.add_argument("--executor", default=None,
+                        help="where the runs execute (GROWTH_EXECUTOR): local[:N], gpus[:0,1,...], "
+                             "slurm:FOLDER[,key=value...]; default: each notebook's own workers on this CPU")
     args = parser.parse_args(argv)
 
     os.environ["CI"] = "true"  # the notebooks' progress bars stay quiet
@@ -308,6 +341,14 @@ def main(argv: list[str] | None = None) -> int:
 
         os.environ.update(PORTABLE_CPU_ENV)
     try:
+        if args.executor is not None:
+            from growth.executors import executor_from_spec
+
+            try:
+                executor_from_spec(args.executor)  # refused here, before any notebook runs
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            os.environ[EXECUTOR_ENV] = args.executor
         profile = load_profile(args.profile)
         overrides = parse_overrides(args.parameter)
         notebooks = find_notebooks(args.paths)
@@ -320,8 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     failed: list[tuple[Path, str]] = []
-    for src in notebooks:
+    for number, src in enumerate(notebooks, 1):
         dest = src if args.in_place else Path(args.out) / src.name
+        if len(notebooks) > 1:
+            print(f"[{number}/{len(notebooks)}] {src}", flush=True)
         start = time.perf_counter()
         try:
             run_one(src, dest, profile, overrides, args.kernel, args.timeout)
