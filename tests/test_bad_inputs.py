@@ -211,6 +211,10 @@ ROWS = [
     ("runner profile not a mapping", lambda c: _runner(c, "--profile", _profile(c, "- 1\n- 2\n"), "notebooks/quickstart.ipynb"),
      ["mine.yaml", "mapping"]),
     ("runner notebook missing", lambda c: _runner(c, "notebooks/none.ipynb"), ["none.ipynb", "no such file"]),
+    ("runner executor unknown", lambda c: _runner(c, "--executor", "k8s", "notebooks/quickstart.ipynb"),
+     ["executor='k8s'", "local[:N]", "gpus"]),
+    ("runner executor workers", lambda c: _runner(c, "--executor", "local:many", "notebooks/quickstart.ipynb"),
+     ["executor='local:many'", "positive integer"]),
 ]
 
 

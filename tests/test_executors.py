@@ -129,3 +129,25 @@ def test_a_preempted_cluster_job_is_requeued_and_resumes(tmp_path):
     history = History.load(path)
     assert outcomes == {str(path): "resumed"} and history.meta["resumed"]
     assert history.without_wall_clock() == reference.without_wall_clock()
+
+
+def test_the_runner_prints_each_finished_run(tmp_path, monkeypatch, capsys):
+    """``tools/run_notebooks.py --executor local:1``: the notebook's runs go through that executor and each
+    finished run is printed (runs done / total); the notebook's own output does not change."""
+    from pathlib import Path
+
+    from growth.runs import EXECUTOR_ENV
+
+    for key in (EXECUTOR_ENV, PROGRESS_ENV, "GROWTH_FRESH"):
+        monkeypatch.delenv(key, raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(repo / "tools"))
+    import run_notebooks
+
+    status = run_notebooks.main(["--executor", "local:1", "--fresh", "--out", str(tmp_path),
+                                 str(repo / "notebooks" / "mixturegrowth_features.ipynb")])
+    out = capsys.readouterr().out
+    assert status == 0 and os.environ[EXECUTOR_ENV] == "local:1"
+    assert [line.split(": runs ")[1].split(":")[0] for line in out.splitlines() if ": runs " in line] == \
+        ["1/4", "2/4", "3/4", "4/4"]
+    assert "runs 1/4" not in (tmp_path / "mixturegrowth_features.ipynb").read_text()
