@@ -1,0 +1,50 @@
+"""The GPU suite's scripts run (on the CPU, at their --quick sizes), so that the session lent a GPU finds them
+working; the suite itself says when there is no GPU."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name, *args):
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / name), *args], capture_output=True, text=True,
+                          timeout=600, cwd=ROOT)
+
+
+def test_mfu_quick(tmp_path):
+    proc = _script("mfu.py", "--quick", "--out", str(tmp_path / "mfu.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "mfu.json").read_text())["models"]
+    # ResNet-20 with 100 classes: 40,937,728 forward MACs an image (fvcore; `growth describe` gives 40,931,968 for
+    # 10 classes, the classifier adds 64 x 90); a step of 8 images: 2 x 3 x 8 x that = 1.965 GFLOPs
+    assert row["model"] == "ResNet-20" and row["step_gflops"] == 1.97
+    assert 0 < row["mfu"]
+
+
+def test_compile_growth_quick(tmp_path):
+    proc = _script("compile_growth.py", "--quick", "--out", str(tmp_path / "compile.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    stages = json.loads((tmp_path / "compile.json").read_text())["stages"]
+    assert [s["fraction"] for s in stages] == [0.5, 1.0] and all(s["compile_seconds"] > 0 for s in stages)
+
+
+def test_book_times_of_the_committed_book(tmp_path):
+    proc = _script("book_times.py", str(ROOT / "book" / "notebooks"), "--out", str(tmp_path / "times.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    times = json.loads((tmp_path / "times.json").read_text())["notebooks"]
+    assert times["mixturegrowth_features"]["runs"] == 12 and times["mixturegrowth_features"]["run_seconds"] > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without a GPU")
+def test_gpu_suite_says_there_is_no_gpu(tmp_path):
+    proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh")], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}, timeout=120)
+    assert proc.returncode == 3 and "no GPU" in proc.stdout and (tmp_path / "no_gpu.txt").exists()
