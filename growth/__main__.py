@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from typing import Sequence
@@ -167,14 +168,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from growth.files import FileBusyError, check_writable
     from growth.train import TrainingDiverged
 
+    from growth import distributed
+
     recipe = get_recipe(args.recipe)
     check_writable(args.out, "--out")
     config = recipe.config_from_args(args)  # every parameter checked here, before any data or training
+    started = distributed.init_from_environment()  # under torchrun: one run on every process (growth.distributed)
     try:
         run = recipe.run(config, history_path=args.out, resume=args.resume)
     except (TrainingDiverged, FileBusyError) as err:  # a diverged run; a History another run is writing
         print(f"growth {args.command}: {err}", file=sys.stderr)
         return 1
+    finally:
+        if started:
+            import torch.distributed
+
+            torch.distributed.destroy_process_group()
+    if started and int(os.environ.get("RANK", "0")) != 0:
+        return 0  # rank 0 prints the summary and wrote the History
     summary = {**recipe.summary(run), "history": str(args.out), "outcome": run.outcome}
     if args.json:
         print(json.dumps(summary, indent=2))

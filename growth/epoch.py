@@ -14,7 +14,7 @@ __all__ = ["evaluate", "train_epoch"]
 
 
 def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
-                observer_seconds=None, probe=None) -> tuple[float, float, int, int | None]:
+                observer_seconds=None, probe=None, distributed=None) -> tuple[float, float, int, int | None]:
     """One pass over the training loader: mean loss and accuracy (%) accumulated on the device, samples
     seen, and the index of the first step whose loss was not finite (None: none was).
 
@@ -22,7 +22,12 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
     ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
     :class:`~growth.measure.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
     of any method.  Finiteness is checked on the device, read once at the end of the epoch.
+    ``distributed`` (a :class:`growth.distributed.Distributed`): the steps run through DDP on this process's
+    slice of each batch, and the loss, accuracy and samples returned are the sums over the processes.
     """
+    step_model = distributed.wrap(model) if distributed is not None else model
+    if distributed is not None:
+        loader = distributed.shard(loader)
     model.train()
     device = next(model.parameters()).device
     loss_sum = torch.zeros((), device=device)
@@ -33,7 +38,7 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
-            out = model(x)
+            out = step_model(x)
             loss = criterion(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -51,10 +56,15 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
         loss_sum += loss * y.numel()
         correct += (out.argmax(1) == y).sum()
         seen += y.numel()
+    if distributed is not None:
+        distributed.unwrap(step_model)
+        loss_sum, correct, total = distributed.sum(loss_sum, correct, torch.tensor(seen))
+        first_bad = torch.tensor(distributed.first_bad(int(first_bad)))
+        seen = int(total)
     if seen == 0:
         raise ValueError("the training split is empty: check the dataset size, subsample and val_fraction")
     bad = int(first_bad)
-    return loss_sum.item() / seen, 100.0 * correct.item() / seen, seen, None if bad < 0 else bad
+    return float(loss_sum) / seen, 100.0 * float(correct) / seen, seen, None if bad < 0 else bad
 
 
 @torch.inference_mode()

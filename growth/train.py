@@ -34,12 +34,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from . import distributed as _distributed
 from .checkpoint import load_checkpoint, save_checkpoint
 from .measure.cost import CostMeter
 from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
-from .history import History, IncompleteHistoryWarning
+from .history import WALL_CLOCK_KEYS, History, IncompleteHistoryWarning
 from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
 from .measure.probe import StageNormProbe
@@ -250,6 +251,12 @@ def train(
         raise ValueError("resume=True needs a checkpoint: give history_path (the checkpoint sits beside it) "
                          "or checkpoint_path")
     device = resolve_device(config.device)
+    processes = _distributed.current()
+    if processes is not None:
+        for size in sorted(set(config.batch_sizes or [config.batch_size])):
+            processes.check_batch_size(size)
+        device = processes.device(device)
+    writes = processes is None or processes.is_main  # only rank 0 writes the History and the checkpoints
     largest_batch = min(max(config.batch_sizes or [config.batch_size]), max(1, int(getattr(data, "num_train", 1))))
     check_model_and_data(model, data, largest_batch, device)
     if grower is not None:
@@ -257,19 +264,20 @@ def train(
 
     own = (history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")
     with contextlib.ExitStack() as locks:  # a lock per file named by the caller (a default checkpoint: its History's)
-        for path, what in own:
+        for path, what in own if writes else ():
             if path is not None:
                 locks.enter_context(FileLock(path, what))
-        for path in (history_path, checkpoint_path):
+        for path in (history_path, checkpoint_path) if writes else ():
             if path is not None:
                 remove_stale_temporaries(path)  # left by a kill during a save; ours to delete now
         return _train(model, data, config, device, grower=grower, history_path=history_path, meta=meta,
                       progress=progress, checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
-                      resume=resume, finalize=finalize)
+                      resume=resume, finalize=finalize, processes=processes)
 
 
 def _train(model, data, config, device, *, grower, history_path, meta, progress, checkpoint_path, checkpoint_every,
-           resume, finalize) -> Run:
+           resume, finalize, processes) -> Run:
+    writes = processes is None or processes.is_main
     amp_dtype = torch.bfloat16 if (config.amp if config.amp is not None else device.type == "cuda") else None
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
     fingerprint = run_fingerprint(config, grower, model, data, meta)  # of the seed model, before any step
@@ -332,10 +340,16 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                                 "resumed": [*saved["meta"].get("resumed", []), pos.epoch]},
                           epochs=saved["epochs"], events=saved["events"])
         _set_rng_state(payload["rng"])
-    elif checkpoint_path is not None and checkpoint_path.exists():
+    elif checkpoint_path is not None and checkpoint_path.exists() and writes:
         checkpoint_path.unlink()  # a fresh run: an old checkpoint is stale
     history.meta["outcome"] = outcome
+    if processes is not None:
+        history.meta["distributed"] = {"world": processes.world, "sync_bn": processes.sync_bn,
+                                       "batch_per_process": [b // processes.world for b in
+                                                             sorted(set(config.batch_sizes or [config.batch_size]))]}
+        torch.distributed.barrier()  # every process has read what it resumes from before rank 0 writes again
 
+    history_path = history_path if writes else None  # the other processes hold the same History, unwritten
     has_val = getattr(data, "num_val", 0) > 0
     quiet = os.environ.get("CI") or (progress is None and not sys.stderr.isatty()) or progress is False
     bar = tqdm(total=config.epochs, initial=pos.epoch, desc=getattr(model, "spec", "train"), disable=bool(quiet),
@@ -358,7 +372,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         start = time.perf_counter()
         observer_seconds = [0.0]
         train_loss, train_acc, seen, bad_step = train_epoch(model, loader, optimizer, criterion, amp_dtype,
-                                                            channels_last, observers, observer_seconds, probe)
+                                                            channels_last, observers, observer_seconds, probe, processes)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen, len(loader))  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -404,6 +418,9 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             ctx = GrowthContext(model=model, epoch=epoch + 1, epochs=config.epochs, history=history,
                                 data=data, cost=meter, seed=config.seed)
             model, event = grower.step(ctx)
+            if processes is not None:
+                processes.same(f"the growth after epoch {epoch + 1}", None if event is None else
+                           {k: v for k, v in event.items() if k not in WALL_CLOCK_KEYS})
             if event is not None:
                 model = _place(model, device, channels_last)
                 optimizer = rebuild_optimizer(optimizer, old_state, model, reset=config.reset_optimizer)
@@ -423,7 +440,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         if history_path is not None:
             history.save(history_path)
         if checkpoint_path is not None and checkpoint_every and pos.epoch % checkpoint_every == 0 \
-                and pos.epoch < min(pos.end, config.epochs):
+                and pos.epoch < min(pos.end, config.epochs) and writes:
             save_checkpoint(checkpoint_path, {**header, "epoch": pos.epoch}, {
                 "model": model, "optimizer": optimizer, "grower": grower, "probe": probe, "meter": meter,
                 "similarity": similarity,
@@ -442,7 +459,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     history.meta["status"] = "complete"
     if history_path is not None:
         history.save(history_path)
-    if checkpoint_path is not None:
+    if checkpoint_path is not None and writes:
         checkpoint_path.unlink(missing_ok=True)  # the History holds the finished run
     return run
 
