@@ -151,3 +151,22 @@ def test_the_runner_prints_each_finished_run(tmp_path, monkeypatch, capsys):
     assert [line.split(": runs ")[1].split(":")[0] for line in out.splitlines() if ": runs " in line] == \
         ["1/4", "2/4", "3/4", "4/4"]
     assert "runs 1/4" not in (tmp_path / "mixturegrowth_features.ipynb").read_text()
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="pretends GPUs on a machine without any")
+def test_the_runner_uses_every_gpu_by_default(monkeypatch, capsys, tmp_path):
+    """With several GPUs and no executor named, the runner picks `gpus` (here the GPUs are pretended: the
+    executor then finds none and the runner stops before any notebook, with status 2)."""
+    from pathlib import Path
+
+    from growth.runs import EXECUTOR_ENV
+
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    repo = Path(__file__).resolve().parents[1]
+    monkeypatch.syspath_prepend(str(repo / "tools"))
+    import run_notebooks
+
+    monkeypatch.setattr(run_notebooks, "gpu_count", lambda: 2)
+    status = run_notebooks.main(["--out", str(tmp_path), str(repo / "notebooks" / "quickstart.ipynb")])
+    captured = capsys.readouterr()
+    assert status == 2 and "one per GPU (--executor gpus)" in captured.out and "no GPU found" in captured.err

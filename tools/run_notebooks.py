@@ -22,7 +22,8 @@ A notebook's runs are content-addressed (growth.runs): finished ones found under
 are reused and interrupted ones resumed, so an interrupted `make book` started again picks up where
 it stopped; `--fresh` (GROWTH_FRESH=1) computes every run anew, as `make golden` does.
 `--executor SPEC` (GROWTH_EXECUTOR; growth.executors: `local:4`, `gpus`, `slurm:FOLDER,key=value...`)
-chooses where every notebook's runs execute, overriding the notebooks' own `workers`. While a notebook
+chooses where every notebook's runs execute, overriding the notebooks' own `workers`; without one, a
+machine with several GPUs runs one run per GPU (`gpus`). While a notebook
 runs, a line per finished run (runs done / total, outcome, estimated time left) is printed here; the
 notebook's own output stays as it was.
 
@@ -292,6 +293,12 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
+def gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def print_progress(path: Path, name: str, stop: threading.Event, every: float = 2.0) -> None:
     """Print the lines appended to ``path`` (growth.runs' progress), prefixed by the notebook's name, until
     ``stop`` is set (then the last ones)."""
@@ -340,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
         from growth.machine import PORTABLE_CPU_ENV
 
         os.environ.update(PORTABLE_CPU_ENV)
+    if args.executor is None and not os.environ.get(EXECUTOR_ENV) and gpu_count() > 1:
+        args.executor = "gpus"  # every GPU found, one run on each at a time
+        print(f"run_notebooks: {gpu_count()} GPUs found: the runs go one per GPU (--executor gpus)")
     try:
         if args.executor is not None:
             from growth.executors import executor_from_spec
