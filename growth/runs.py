@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -123,8 +124,12 @@ class Progress:
         when = "" if left is None or self.done == len(self.paths) else f"; about {_duration(left)} left"
         line = (f"runs {self.done}/{len(self.paths)}: {outcome}{' (diverged)' if diverged else ''} "
                 f"{self.paths[index]}{when}\n")
-        with open(self.file, "a") as f:
-            f.write(line)
+        try:
+            with open(self.file, "a") as f:
+                f.write(line)
+        except OSError as err:  # a progress line is a courtesy: the runs go on without it
+            warnings.warn(f"{PROGRESS_ENV}={str(self.file)!r} cannot be written ({err}); no more progress lines")
+            self.file = None
 
 
 def _duration(seconds: float) -> str:

@@ -170,3 +170,10 @@ def test_the_runner_uses_every_gpu_by_default(monkeypatch, capsys, tmp_path):
     status = run_notebooks.main(["--out", str(tmp_path), str(repo / "notebooks" / "quickstart.ipynb")])
     captured = capsys.readouterr()
     assert status == 2 and "one per GPU (--executor gpus)" in captured.out and "no GPU found" in captured.err
+
+
+def test_an_unwritable_progress_file_does_not_stop_the_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv(PROGRESS_ENV, str(tmp_path / "gone" / "progress.log"))
+    with pytest.warns(UserWarning, match="cannot be written"):
+        outcomes = run_jobs(run_mixturegrowth, [(_config(0), str(tmp_path / "h.json"))], quiet=True)
+    assert list(outcomes.values()) == ["computed"]

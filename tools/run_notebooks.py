@@ -253,6 +253,7 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     scratch_dir = Path(tempfile.mkdtemp(prefix=f"run_notebooks-{src.stem}-"))
     scratch = scratch_dir / src.name
     progress = scratch_dir / "progress.log"  # growth.runs appends a line per finished run (the kernel inherits it)
+    previous = os.environ.get(PROGRESS_ENV)
     os.environ[PROGRESS_ENV] = str(progress)
     stop = threading.Event()
     tail = threading.Thread(target=print_progress, args=(progress, src.stem, stop), daemon=True)
@@ -284,6 +285,10 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     finally:
         stop.set()
         tail.join()
+        if previous is None:
+            os.environ.pop(PROGRESS_ENV, None)
+        else:
+            os.environ[PROGRESS_ENV] = previous
 
     nb = nbformat.read(scratch, as_version=4)
     hide_injected_cell(nb)
