@@ -29,7 +29,7 @@ from step_timing import sync  # noqa: E402
 import growth  # noqa: E402
 from growth.files import atomic_write_json  # noqa: E402
 from growth.measure.cost import forward_macs  # noqa: E402
-from growth.train import describe_device, resolve_device  # noqa: E402
+from growth.train import describe_device, resolve_device, to_channels_last  # noqa: E402
 
 #: The large baselines of the four papers' CIFAR tables (ImageNet's at 224 px with --imagenet).
 MODELS = ["ResNet-20", "ResNet-18", "VGG-19", "WRN-28-10", "WRNnoBN-28-10", "MobileNetV1"]
@@ -52,7 +52,9 @@ def matmul_rate(device: torch.device, dtype: torch.dtype, size: int, repeats: in
 def step_seconds(model: nn.Module, batch: int, image_size: int, device: torch.device, amp: bool, repeats: int) -> float:
     """Median seconds of a training step of ``model`` on random images (two warm-up steps)."""
     memory = torch.channels_last if amp else torch.contiguous_format
-    model = model.to(device, memory_format=memory).train()
+    model = model.to(device).train()
+    if amp:
+        to_channels_last(model)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, image_size, image_size, device=device).contiguous(memory_format=memory)
     y = torch.randint(0, model.num_classes, (batch,), device=device)

@@ -590,7 +590,17 @@ def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfi
 
 def _place(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
     model = model.to(device)
-    return model.to(memory_format=torch.channels_last) if channels_last else model
+    return to_channels_last(model) if channels_last else model
+
+
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """``model`` with every 4-d parameter and buffer in channels_last memory, in place (``Module.to`` would
+    also try the 5-d ones, such as a template net's stacked templates, and fail)."""
+    with torch.no_grad():
+        for tensor in [*model.parameters(), *model.buffers()]:
+            if tensor.dim() == 4:
+                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
+    return model
 
 
 def _sync(device: torch.device) -> None:

@@ -242,3 +242,19 @@ def test_layers_and_mixing_layer_types():
     assert not any(isinstance(m, (nn.Conv2d, nn.Linear)) for m in model.modules())
     norms = [n for n, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)]
     assert norms and all(".members." in n for n in norms)
+
+
+def test_a_template_net_trains_in_channels_last_memory():
+    """The loop's channels_last placement (on by default on GPUs) takes the 4-d tensors only: a template
+    net's stacked 5-d templates stay as they are, and the numbers match the default layout's."""
+    from growth import train
+    from growth.data import load
+
+    data = load("synthetic", num_train=32, num_test=16, num_classes=4)
+    losses = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = template_net("WRNnoBN-10-1", width=0.5, num_classes=4)
+        run = train(model, data, epochs=1, batch_size=16, device="cpu", channels_last=channels_last)
+        losses.append(run.history.last("train_loss"))
+    assert losses[1] == pytest.approx(losses[0], rel=1e-4)
