@@ -73,7 +73,7 @@ def main(argv=None):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from growth.files import atomic_write_json
     from growth.machine import machine_info
-    from growth.train import to_channels_last
+    from growth.layout import to_channels_last
 
     cores = os.cpu_count() or 1
     settings = [(layout, threads) for threads in sorted({1, cores}) for layout in ("contiguous", "channels_last")]

@@ -29,7 +29,8 @@ from step_timing import sync  # noqa: E402
 import growth  # noqa: E402
 from growth.files import atomic_write_json  # noqa: E402
 from growth.measure.cost import forward_macs  # noqa: E402
-from growth.train import describe_device, resolve_device, to_channels_last  # noqa: E402
+from growth.layout import to_channels_last  # noqa: E402
+from growth.train import describe_device, resolve_device  # noqa: E402
 
 #: The large baselines of the four papers' CIFAR tables (ImageNet's at 224 px with --imagenet).
 MODELS = ["ResNet-20", "ResNet-18", "VGG-19", "WRN-28-10", "WRNnoBN-28-10", "MobileNetV1"]

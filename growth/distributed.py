@@ -132,6 +132,12 @@ class Distributed:
         dist.all_reduce(stacked)
         return list(stacked.cpu().unbind())
 
+    def broadcast(self, value: Any) -> Any:
+        """Rank 0's ``value``, in every process (a choice that must not differ, such as a measured layout)."""
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
     def first_bad(self, step: int) -> int:
         """The earliest of the processes' first non-finite steps (-1: none had one)."""
         none = 2**62

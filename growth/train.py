@@ -40,6 +40,7 @@ from .measure.cost import CostMeter
 from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
+from .layout import fastest_layout, to_channels_last
 from .history import WALL_CLOCK_KEYS, History, IncompleteHistoryWarning
 from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
@@ -66,7 +67,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None
-    channels_last: bool | None = None
+    channels_last: bool | str | None = None  # "auto": the faster layout per architecture (growth.layout)
     augment: bool = True
     reset_optimizer: bool = False
     eval_batch_size: int = 512
@@ -113,9 +114,11 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
         for name in ("amp", "channels_last"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True, False or None "
-                                 "(None: on for a GPU)")
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, bool) and not (name == "channels_last" and value == "auto"):
+                raise ValueError(f"{name}={value!r} is not allowed: use True, False or None (None: on for a GPU)"
+                                 + ("; or 'auto' (the faster layout per architecture, measured here)"
+                                    if name == "channels_last" else ""))
         make_schedule(self.schedule, self.lr, self.epochs, **self.schedule_options)
         resolve_device(self.device)
 
@@ -279,10 +282,20 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
            resume, finalize, processes) -> Run:
     writes = processes is None or processes.is_main
     amp_dtype = torch.bfloat16 if (config.amp if config.amp is not None else device.type == "cuda") else None
+    auto_layout = config.channels_last == "auto"
     channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
     fingerprint = run_fingerprint(config, grower, model, data, meta)  # of the seed model, before any step
 
+    def layout(model) -> bool:
+        """channels_last for ``model``: the configured one, or (auto) the faster one here, rank 0's for all."""
+        if not auto_layout:
+            return channels_last
+        faster = fastest_layout(model.to(device), tuple(data.input_shape), (config.batch_sizes or [config.batch_size])[0],
+                                device, num_classes=data.num_classes)
+        return processes.broadcast(faster) if processes is not None else faster
+
     seed_everything(config.seed)
+    channels_last = layout(model)
     model = _place(model, device, channels_last)
     probe = StageNormProbe(config.probe) if config.probe else None
     if probe is not None:
@@ -329,6 +342,9 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         _, payload = load_checkpoint(checkpoint_path, source=source_digest(), fingerprint=fingerprint,
                                      map_location=device)
         model, optimizer, probe, meter = payload["model"], payload["optimizer"], payload["probe"], payload["meter"]
+        if auto_layout:  # the checkpointed model may have grown since the seed was measured
+            channels_last = layout(model)
+            model = _place(model, device, channels_last)
         similarity = payload["similarity"]
         if grower is not None:
             grower.__dict__.update(payload["grower"].__dict__)
@@ -397,6 +413,8 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             record["stage_lrs"] = optimizer.stage_lrs()
         if probe is not None:  # per step, the gradient / update norm of each stage's part (VT Fig. 4(b, c))
             record["stage_norms"] = probe.pop_epoch()
+        if auto_layout:  # the layout this epoch trained in
+            record["channels_last"] = channels_last
         start = time.perf_counter()
         for split in ("val", "test") if has_val else ("test",):
             loss, acc = evaluate(model, data.eval_loader(split, config.eval_batch_size), criterion,
@@ -422,6 +440,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                 processes.same(f"the growth after epoch {epoch + 1}", None if event is None else
                            {k: v for k, v in event.items() if k not in WALL_CLOCK_KEYS})
             if event is not None:
+                channels_last = layout(model)
                 model = _place(model, device, channels_last)
                 optimizer = rebuild_optimizer(optimizer, old_state, model, reset=config.reset_optimizer)
                 event["params"] = sum(p.numel() for p in model.parameters())
@@ -593,14 +612,6 @@ def _place(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Mo
     return to_channels_last(model) if channels_last else model
 
 
-def to_channels_last(model: nn.Module) -> nn.Module:
-    """``model`` with every 4-d parameter and buffer in channels_last memory, in place (``Module.to`` would
-    also try the 5-d ones, such as a template net's stacked templates, and fail)."""
-    with torch.no_grad():
-        for tensor in [*model.parameters(), *model.buffers()]:
-            if tensor.dim() == 4:
-                tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
-    return model
 
 
 def _sync(device: torch.device) -> None:
