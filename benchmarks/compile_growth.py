@@ -14,7 +14,6 @@ an actual run has `steps per epoch x epochs` steps: where that exceeds the break
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
 import time
@@ -24,11 +23,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_timing import sync  # noqa: E402
+from step_timing import sync, write_result  # noqa: E402
 
 import growth  # noqa: E402
-from growth.files import atomic_write_json  # noqa: E402
-from growth.train import describe_device, resolve_device  # noqa: E402
+from growth.train import resolve_device  # noqa: E402
 
 
 def train_steps(model, x, y, steps: int, amp: bool, device: torch.device) -> list[float]:
@@ -87,13 +85,8 @@ def main(argv=None):
         "model": args.model, "batch_size": batch, "steps": steps, "stages": rows,
         "precision": "bf16 autocast, channels_last" if amp else "fp32",
         "reading": "compile a stage only if it runs more steps than break_even_steps (None: compiled is not faster)",
-        "device": describe_device(device), "torch": torch.__version__, "python": sys.version.split()[0],
-        "date": datetime.date.today().isoformat(), "quick": args.quick,
     }
-    out = Path(args.out or Path(__file__).parent / "results" / f"compile_growth_{device.type}.json")
-    atomic_write_json(out, result)
-    print(f"written to {out}")
-
+    write_result(result, args.out, f"compile_growth_{device.type}.json", device, quick=args.quick)
 
 if __name__ == "__main__":
     main()

@@ -5,7 +5,7 @@ batch size the book trains it, this times a training step (forward, backward, SG
 contiguous or channels_last memory, one thread or all cores.  One process, the settings alternating
 round by round (a loaded machine slows them alike), medians over `--rounds`; ratios are against
 contiguous with one thread, the book's setting (its runs use one thread each, two runs side by side).
-The kernels are the book's portable ones (ATen AVX2, oneDNN capped at AVX2, MKL COMPATIBLE) unless
+Each step is `growth.layout.step_seconds`, what `channels_last="auto"` times.  The kernels are the book's portable ones (ATen AVX2, oneDNN capped at AVX2, MKL COMPATIBLE) unless
 `--kernels native`.
 
     python benchmarks/cpu_layout.py                   # writes benchmarks/results/cpu_layout_cpu.json
@@ -18,7 +18,6 @@ import datetime
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 PORTABLE = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_CBWR": "COMPATIBLE"}
@@ -42,21 +41,6 @@ def build(name: str, width: float):
     return growth.build_model(name, width=width, num_classes=10)
 
 
-def step_times(model, x, y, steps: int) -> float:
-    import torch
-    from torch import nn
-
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return (time.perf_counter() - start) / steps
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=5)
@@ -73,7 +57,7 @@ def main(argv=None):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from growth.files import atomic_write_json
     from growth.machine import machine_info
-    from growth.layout import to_channels_last
+    from growth.layout import step_seconds, to_channels_last
 
     cores = os.cpu_count() or 1
     settings = [(layout, threads) for threads in sorted({1, cores}) for layout in ("contiguous", "channels_last")]
@@ -90,7 +74,7 @@ def main(argv=None):
         for r in range(rounds + 1):  # round 0 warms every setting up
             for layout, threads in settings if r % 2 else reversed(settings):
                 torch.set_num_threads(threads)
-                t = step_times(models[layout], inputs[layout], y, steps)
+                t = step_seconds(models[layout], inputs[layout], y, steps) / steps
                 if r:
                     times[layout, threads].append(t)
         median = {s: statistics.median(v) for s, v in times.items()}

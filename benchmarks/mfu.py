@@ -14,7 +14,6 @@ practical peak, not the vendor's sheet).  MFU = achieved / reference.
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import sys
 import time
@@ -24,13 +23,12 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_timing import sync  # noqa: E402
+from step_timing import sync, write_result  # noqa: E402
 
 import growth  # noqa: E402
-from growth.files import atomic_write_json  # noqa: E402
 from growth.measure.cost import forward_macs  # noqa: E402
 from growth.layout import to_channels_last  # noqa: E402
-from growth.train import describe_device, resolve_device  # noqa: E402
+from growth.train import resolve_device  # noqa: E402
 
 #: The large baselines of the four papers' CIFAR tables (ImageNet's at 224 px with --imagenet).
 MODELS = ["ResNet-20", "ResNet-18", "VGG-19", "WRN-28-10", "WRNnoBN-28-10", "MobileNetV1"]
@@ -103,13 +101,8 @@ def main(argv=None):
         "reference": f"dense {dtype} matrix product measured here: {reference / 1e12:.3f} TFLOP/s",
         "precision": "bf16 autocast, channels_last" if amp else "fp32",
         "batch_size": batch, "repeats": repeats, "image_size": 32, "num_classes": 100, "models": rows,
-        "device": describe_device(device), "torch": torch.__version__, "python": sys.version.split()[0],
-        "date": datetime.date.today().isoformat(), "quick": args.quick,
     }
-    out = Path(args.out or Path(__file__).parent / "results" / f"mfu_{device.type}.json")
-    atomic_write_json(out, result)
-    print(f"written to {out}")
-
+    write_result(result, args.out, f"mfu_{device.type}.json", device, quick=args.quick)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,12 @@
-"""Timing one training step (forward + backward + SGD), shared by the growth-step benchmarks."""
+"""Timing one training step (forward + backward + SGD), shared by the growth-step benchmarks, and writing a
+benchmark's result with its provenance."""
 from __future__ import annotations
 
 import copy
+import datetime
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -34,3 +38,16 @@ def time_training_step(model: nn.Module, repeats: int, batch: int, device: torch
         sync(device)
         times.append(time.perf_counter() - start)
     return times[2:]
+
+
+def write_result(result: dict, out: str | None, default_name: str, device: torch.device, **extra) -> Path:
+    """Write ``result`` with the device, torch and Python versions and the date to ``out`` (default
+    ``benchmarks/results/<default_name>``); print where.  ``extra``: more facts to record."""
+    from growth.files import atomic_write_json
+    from growth.train import describe_device
+
+    path = Path(out or Path(__file__).parent / "results" / default_name)
+    atomic_write_json(path, {**result, **extra, "device": describe_device(device), "torch": torch.__version__,
+                             "python": sys.version.split()[0], "date": datetime.date.today().isoformat()})
+    print(f"written to {path}")
+    return path

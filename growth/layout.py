@@ -26,7 +26,7 @@ from torch import nn
 from .files import atomic_write_json
 from .machine import describe_device
 
-__all__ = ["CACHE_ENV", "cache_path", "fastest_layout", "to_channels_last"]
+__all__ = ["CACHE_ENV", "cache_path", "fastest_layout", "step_seconds", "to_channels_last"]
 
 CACHE_ENV = "GROWTH_CACHE"
 
@@ -54,8 +54,8 @@ def to_channels_last(model: nn.Module) -> nn.Module:
     return model
 
 
-def _seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
-    """Seconds of ``steps`` training steps (at LR 0: the copy's weights stay as they are)."""
+def step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int) -> float:
+    """Seconds of ``steps`` training steps (forward, backward, SGD at LR 0: the weights stay as they are)."""
     opt = torch.optim.SGD(model.parameters(), lr=0.0)
     loss_fn = nn.CrossEntropyLoss()
     if x.device.type == "cuda":
@@ -95,7 +95,7 @@ def fastest_layout(model: nn.Module, input_shape: tuple[int, ...], batch_size: i
         times = {"contiguous": [], "channels_last": []}
         for round_ in range(3):  # round 0 warms both up; the order alternates
             for name, net, inputs in settings if round_ % 2 else settings[::-1]:
-                seconds = _seconds(net, inputs, y, steps)
+                seconds = step_seconds(net, inputs, y, steps)
                 if round_:
                     times[name].append(seconds)
     best = {name: min(t) for name, t in times.items()}

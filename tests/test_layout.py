@@ -27,7 +27,7 @@ def test_the_choice_is_measured_once_and_cached(monkeypatch):
     assert all(torch.equal(before[n], p) for n, p in model.state_dict().items())
     entry = next(iter(__import__("json").loads(cache_path().read_text()).values()))
     assert entry["channels_last"] == first and set(entry["seconds"]) == {"contiguous", "channels_last"}
-    monkeypatch.setattr("growth.layout._seconds", lambda *a: pytest.fail("measured twice"))
+    monkeypatch.setattr("growth.layout.step_seconds", lambda *a: pytest.fail("measured twice"))
     assert fastest_layout(model, (3, 32, 32), 8, torch.device("cpu"), num_classes=10, steps=1) == first
     wider = build_model("ResNet-20", width=0.5, num_classes=10)  # another architecture: measured anew
     with pytest.raises(pytest.fail.Exception, match="measured twice"):
