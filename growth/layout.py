@@ -6,7 +6,7 @@ channels_last), alternating, on random inputs of the run's shape and batch size;
 when it is at least ``margin`` faster.  The answer is cached in a JSON file (``GROWTH_CACHE`` or
 ``~/.cache/growth``, ``layout.json``) under the architecture, batch size, device, kernels and torch
 version, so each architecture is probed once per machine.  On a 2-core CPU channels_last ran 1.12x to
-1.43x faster on every architecture of the bench book (``benchmarks/cpu_layout.py``).
+1.49x faster on every architecture of the bench book (``benchmarks/cpu_layout.py``).
 
 The choice depends on the machine's timing, so "auto" trades bit-reproducibility across machines for
 speed: the golden notebooks and the book keep a fixed layout.
