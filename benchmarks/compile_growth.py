@@ -16,35 +16,15 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_timing import sync, write_result  # noqa: E402
+from step_timing import each_step_seconds, write_result  # noqa: E402
 
 import growth  # noqa: E402
 from growth.train import resolve_device  # noqa: E402
-
-
-def train_steps(model, x, y, steps: int, amp: bool, device: torch.device) -> list[float]:
-    """Seconds of each of ``steps`` SGD steps."""
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loss_fn = nn.CrossEntropyLoss()
-    times = []
-    for _ in range(steps):
-        sync(device)
-        start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sync(device)
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def main(argv=None):
@@ -67,9 +47,9 @@ def main(argv=None):
     for fraction in fractions:
         torch.manual_seed(0)
         model = growth.build_model(args.model, width=fraction, num_classes=10).to(device, memory_format=memory)
-        eager = train_steps(model, x, y, steps + 2, amp, device)[2:]
+        eager = each_step_seconds(model, x, y, steps + 2, amp, device)[2:]
         torch._dynamo.reset()  # a new architecture: nothing cached from the previous stage
-        compiled = train_steps(torch.compile(model), x, y, steps + 2, amp, device)
+        compiled = each_step_seconds(torch.compile(model), x, y, steps + 2, amp, device)
         first, steady = compiled[0], statistics.median(compiled[2:])
         eager_step = statistics.median(eager)
         compile_seconds = first - steady

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from step_timing import sync, write_result  # noqa: E402
+from step_timing import each_step_seconds, sync, write_result  # noqa: E402
 
 import growth  # noqa: E402
 from growth.measure.cost import forward_macs  # noqa: E402
@@ -54,21 +54,9 @@ def step_seconds(model: nn.Module, batch: int, image_size: int, device: torch.de
     model = model.to(device).train()
     if amp:
         to_channels_last(model)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     x = torch.randn(batch, 3, image_size, image_size, device=device).contiguous(memory_format=memory)
     y = torch.randint(0, model.num_classes, (batch,), device=device)
-    loss_fn = nn.CrossEntropyLoss()
-    times = []
-    for _ in range(repeats + 2):
-        sync(device)
-        start = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sync(device)
-        times.append(time.perf_counter() - start)
+    times = each_step_seconds(model, x, y, repeats + 2, amp, device)
     return statistics.median(times[2:])
 
 

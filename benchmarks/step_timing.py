@@ -40,6 +40,26 @@ def time_training_step(model: nn.Module, repeats: int, batch: int, device: torch
     return times[2:]
 
 
+def each_step_seconds(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int, amp: bool,
+                      device: torch.device) -> list[float]:
+    """Seconds of each of ``steps`` training steps of ``model`` itself (SGD momentum 0.9, LR 0.01; bf16
+    autocast when ``amp``), the device synchronised around each."""
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    times = []
+    for _ in range(steps):
+        sync(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = loss_fn(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def write_result(result: dict, out: str | None, default_name: str, device: torch.device, **extra) -> Path:
     """Write ``result`` with the device, torch and Python versions and the date to ``out`` (default
     ``benchmarks/results/<default_name>``); print where.  ``extra``: more facts to record."""
