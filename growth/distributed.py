@@ -112,7 +112,8 @@ class Distributed:
         """The model the steps run through: DDP (rank 0's weights broadcast), synchronised BN if asked."""
         if self.sync_bn:
             _swap_norms(model, to_sync=True)
-        device_ids = [model_device.index] if (model_device := next(model.parameters()).device).type == "cuda" else None
+        device = next(model.parameters()).device
+        device_ids = [device.index] if device.type == "cuda" else None
         # a model holding several networks (a template net's members) computes with some of its parameters only
         partial = bool(getattr(model, "views", None) and model.views())
         return nn.parallel.DistributedDataParallel(model, device_ids=device_ids, find_unused_parameters=partial)

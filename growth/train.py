@@ -275,21 +275,20 @@ def train(
                 remove_stale_temporaries(path)  # left by a kill during a save; ours to delete now
         return _train(model, data, config, device, grower=grower, history_path=history_path, meta=meta,
                       progress=progress, checkpoint_path=checkpoint_path, checkpoint_every=checkpoint_every,
-                      resume=resume, finalize=finalize, processes=processes)
+                      resume=resume, finalize=finalize, processes=processes, writes=writes)
 
 
 def _train(model, data, config, device, *, grower, history_path, meta, progress, checkpoint_path, checkpoint_every,
-           resume, finalize, processes) -> Run:
-    writes = processes is None or processes.is_main
+           resume, finalize, processes, writes) -> Run:
     amp_dtype = torch.bfloat16 if (config.amp if config.amp is not None else device.type == "cuda") else None
     auto_layout = config.channels_last == "auto"
-    channels_last = config.channels_last if config.channels_last is not None else device.type == "cuda"
+    fixed_layout = config.channels_last if config.channels_last is not None else device.type == "cuda"
     fingerprint = run_fingerprint(config, grower, model, data, meta)  # of the seed model, before any step
 
     def layout(model) -> bool:
         """channels_last for ``model``: the configured one, or (auto) the faster one here, rank 0's for all."""
         if not auto_layout:
-            return channels_last
+            return fixed_layout
         faster = fastest_layout(model.to(device), tuple(data.input_shape), (config.batch_sizes or [config.batch_size])[0],
                                 device, num_classes=data.num_classes)
         return processes.broadcast(faster) if processes is not None else faster
@@ -437,8 +436,8 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                                 data=data, cost=meter, seed=config.seed)
             model, event = grower.step(ctx)
             if processes is not None:
-                processes.same(f"the growth after epoch {epoch + 1}", None if event is None else
-                           {k: v for k, v in event.items() if k not in WALL_CLOCK_KEYS})
+                processes.same(f"the growth after epoch {epoch + 1}",
+                               None if event is None else {k: v for k, v in event.items() if k not in WALL_CLOCK_KEYS})
             if event is not None:
                 channels_last = layout(model)
                 model = _place(model, device, channels_last)
@@ -610,8 +609,6 @@ def _config(config: TrainConfig | None, overrides: dict[str, Any]) -> TrainConfi
 def _place(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
     model = model.to(device)
     return to_channels_last(model) if channels_last else model
-
-
 
 
 def _sync(device: torch.device) -> None:

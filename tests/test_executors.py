@@ -166,7 +166,7 @@ def test_the_runner_uses_every_gpu_by_default(monkeypatch, capsys, tmp_path):
     monkeypatch.syspath_prepend(str(repo / "tools"))
     import run_notebooks
 
-    monkeypatch.setattr(run_notebooks, "gpu_count", lambda: 2)
+    monkeypatch.setattr(run_notebooks, "visible_gpus", lambda: ["0", "1"])
     status = run_notebooks.main(["--out", str(tmp_path), str(repo / "notebooks" / "quickstart.ipynb")])
     captured = capsys.readouterr()
     assert status == 2 and "one per GPU (--executor gpus)" in captured.out and "no GPU found" in captured.err

@@ -49,6 +49,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+from growth.executors import executor_from_spec, visible_gpus  # noqa: E402
 from growth.runs import EXECUTOR_ENV, PROGRESS_ENV  # noqa: E402
 PROFILES = REPO / "profiles"
 INJECTED_TAG = "injected-parameters"
@@ -298,12 +299,6 @@ def run_one(src: Path, dest: Path, profile: dict, overrides: dict, kernel: str |
     shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
-def gpu_count() -> int:
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0
-
-
 def print_progress(path: Path, name: str, stop: threading.Event, every: float = 2.0) -> None:
     """Print the lines appended to ``path`` (growth.runs' progress), prefixed by the notebook's name, until
     ``stop`` is set (then the last ones)."""
@@ -352,13 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         from growth.machine import PORTABLE_CPU_ENV
 
         os.environ.update(PORTABLE_CPU_ENV)
-    if args.executor is None and not os.environ.get(EXECUTOR_ENV) and gpu_count() > 1:
+    gpus = visible_gpus() if args.executor is None and not os.environ.get(EXECUTOR_ENV) else []
+    if len(gpus) > 1:
         args.executor = "gpus"  # every GPU found, one run on each at a time
-        print(f"run_notebooks: {gpu_count()} GPUs found: the runs go one per GPU (--executor gpus)")
+        print(f"run_notebooks: {len(gpus)} GPUs found: the runs go one per GPU (--executor gpus)")
     try:
         if args.executor is not None:
-            from growth.executors import executor_from_spec
-
             try:
                 executor_from_spec(args.executor)  # refused here, before any notebook runs
             except ValueError as exc:

@@ -17,7 +17,7 @@ from typing import Iterable, Mapping
 import torch
 from torch import nn
 
-__all__ = ["center_gram", "cka", "cka_matrix", "feature_space_linear_cka", "gram_linear", "gram_rbf",
+__all__ = ["center_gram", "centered_cka", "cka", "cka_matrix", "feature_space_linear_cka", "gram_linear", "gram_rbf",
            "layer_features"]
 
 
@@ -69,14 +69,16 @@ def center_gram(gram: torch.Tensor, *, unbiased: bool = False) -> torch.Tensor:
     return gram
 
 
+def centered_cka(x: torch.Tensor, y: torch.Tensor) -> float:
+    """CKA of two Gram matrices already centred (:func:`center_gram`): ``<x, y> / (|x| |y|)``."""
+    return float((x * y).sum() / (x.norm() * y.norm()))
+
+
 def cka(gram_x: torch.Tensor, gram_y: torch.Tensor, *, debiased: bool = False) -> float:
     """CKA of two Gram matrices over the same examples."""
     if gram_x.shape != gram_y.shape:
         raise ValueError(f"gram_x {tuple(gram_x.shape)} and gram_y {tuple(gram_y.shape)}: not over the same examples")
-    x = center_gram(gram_x, unbiased=debiased)
-    y = center_gram(gram_y, unbiased=debiased)
-    scaled = (x * y).sum()
-    return float(scaled / (x.norm() * y.norm()))
+    return centered_cka(center_gram(gram_x, unbiased=debiased), center_gram(gram_y, unbiased=debiased))
 
 
 def feature_space_linear_cka(x: torch.Tensor, y: torch.Tensor, *, debiased: bool = False) -> float:

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from .cka import center_gram, gram_linear, layer_features
+from .cka import center_gram, centered_cka, gram_linear, layer_features
 
 __all__ = ["SimilarityProbe", "conv_layers", "epoch_matrix"]
 
@@ -44,11 +44,6 @@ def _views(model: nn.Module) -> dict[str, Any]:
     if not views:
         return {"net": lambda: contextlib.nullcontext(model)}
     return {name: (lambda name=name: model.as_view(name)) for name in views}
-
-
-def _similarity(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Linear CKA of two centred Gram matrices."""
-    return float((a * b).sum() / (a.norm() * b.norm()))
 
 
 class SimilarityProbe:
@@ -119,7 +114,7 @@ class SimilarityProbe:
         """The History entries of ``epoch`` (1-based) for ``model`` as it is now."""
         gram = self._grams(model, inputs, [self.layer])[self.layer]
         self._epochs.append(gram)
-        out: dict[str, Any] = {"cka_epochs": [_similarity(g, gram) for g in self._epochs]}
+        out: dict[str, Any] = {"cka_epochs": [centered_cka(g, gram) for g in self._epochs]}
         if epoch in self.snapshots:
             layers = self.layers or conv_layers(model)
             earlier = dict(self._kept)
@@ -131,7 +126,7 @@ class SimilarityProbe:
             keys = list(now)
             pairs = [(a, b) for a in earlier for b in keys] + [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:]]
             out["cka_layer_names"] = layers
-            out["cka_layers"] = {f"{a} ~ {b}": [[_similarity(self._kept[a][x], self._kept[b][y]) for y in layers]
+            out["cka_layers"] = {f"{a} ~ {b}": [[centered_cka(self._kept[a][x], self._kept[b][y]) for y in layers]
                                                 for x in layers] for a, b in pairs}
         return out
 
