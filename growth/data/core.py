@@ -53,14 +53,16 @@ class RawData:
 class DataSplits:
     """Train / val / test splits of one dataset, and loaders over them.
 
-    Attributes: ``name``, ``num_classes``, ``input_shape`` ``(C, H, W)``, ``classes`` (names),
-    ``device``, ``mean`` / ``std`` (per-channel normalisation), ``num_train`` / ``num_val`` /
-    ``num_test``, ``info`` (a JSON-able dict of how the splits were made, for a run's History).
+    Attributes: ``name``, ``num_classes``, ``input_shape`` ``(C, H, W)``, ``input_dtype`` (of the
+    loaders' ``x``: float32 images here; token ids in :class:`growth.data.translation.TranslationSplits`),
+    ``classes`` (names), ``device``, ``mean`` / ``std`` (per-channel normalisation), ``num_train`` /
+    ``num_val`` / ``num_test``, ``info`` (a JSON-able dict of how the splits were made, for a run's History).
     """
 
     name: str
     num_classes: int
     input_shape: tuple[int, int, int]
+    input_dtype: torch.dtype = torch.float32
     classes: list[str]
     device: torch.device
     mean: tuple[float, ...]

@@ -15,6 +15,11 @@ What ``load`` does, in order (each step documented where it lives):
 5. moves the splits to ``device``, scales uint8 images to [0, 1], and normalises with the
    per-channel mean and std of the (final) training split;
 6. returns a :class:`~growth.data.core.DataSplits`.
+
+Steps 2 to 5 are those of image datasets held in memory (``kind="tensor"``). A ``"folder"`` dataset
+(imagenet, streamed from disk) or a ``"tokens"`` dataset (token sequences: translation pairs,
+:mod:`growth.data.translation`) makes its splits itself from the same arguments, after step 1.
+``dataset_kind(name)`` tells which kind a dataset is.
 """
 
 from __future__ import annotations
@@ -39,12 +44,14 @@ __all__ = [
     "register_dataset",
     "list_datasets",
     "dataset_options",
+    "dataset_kind",
     "default_root",
     "load",
     "resolve_device",
 ]
 
 DATA_ENV = "GROWTH_DATA"
+DATASET_KINDS = ("tensor", "folder", "tokens")
 
 
 class DatasetNotFoundError(FileNotFoundError, ValueError):
@@ -58,7 +65,10 @@ class DatasetSpec:
     defaults: Mapping[str, Any]
     check: Callable[[Path | None, dict], None]
     build: Callable[..., Any]
-    kind: str = "tensor"  # "tensor": build(root, options) -> RawData; "folder": build(...) -> DataSplits
+    # "tensor": build(root, options) -> RawData, made into normalised image splits by load;
+    # "folder" (images) and "tokens" (token sequences, e.g. translation pairs): build(root, options, *,
+    # val_fraction, subsample, seed, device, info) -> DataSplits, the builder making the splits itself.
+    kind: str = "tensor"
     uses_root: bool = False
     default_subdir: str | None = None  # with root=None, look in default_root() / default_subdir
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -70,8 +80,8 @@ _REGISTRY: dict[str, DatasetSpec] = {}
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     if spec.name in _REGISTRY:
         raise ValueError(f"dataset {spec.name!r} is already registered")
-    if spec.kind not in ("tensor", "folder"):
-        raise ValueError(f"kind must be 'tensor' or 'folder', got {spec.kind!r}")
+    if spec.kind not in DATASET_KINDS:
+        raise ValueError(f"kind must be one of {DATASET_KINDS}, got {spec.kind!r}")
     _REGISTRY[spec.name] = spec
     return spec
 
@@ -85,6 +95,11 @@ def _spec(name: str) -> DatasetSpec:
     if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown dataset name={name!r}; choose one of {list_datasets()}")
     return _REGISTRY[name]
+
+
+def dataset_kind(name: str) -> str:
+    """``"tensor"`` or ``"folder"`` (image classification) or ``"tokens"`` (token sequences); see the module doc."""
+    return _spec(name).kind
 
 
 def dataset_options(name: str) -> dict[str, Any]:
@@ -110,6 +125,24 @@ def resolve_device(device: Any) -> torch.device:
     if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"device={device!r} asked for MPS, which this machine does not have; use 'cpu' or 'auto'")
     return dev
+
+
+def missing_data_error(dataset: str, looked_for: list[Path], how: str, subdir: str = "") -> DatasetNotFoundError:
+    """The error for files not found: every path looked for, which are missing, where ``root`` comes from, and
+    ``how`` to get them (``subdir``: the dataset's ``default_subdir``, as ``/name``)."""
+    missing = [p for p in looked_for if not p.exists()]
+    if len(missing) == len(looked_for):
+        absent = "none of them exists"
+        parents = sorted({str(p.parent) for p in looked_for})
+        if len(parents) == 1 and not Path(parents[0]).exists():
+            absent += f" (there is no folder {parents[0]})"
+    else:
+        absent = "missing: " + ", ".join(str(p) for p in missing)
+    return DatasetNotFoundError(
+        f"{dataset}: data not found. Looked for: {', '.join(str(p) for p in looked_for)}; {absent}. "
+        f"(root is load(..., root=...), else ${DATA_ENV}{subdir}, else ./data{subdir}.) "
+        f"This package never downloads. {how}"
+    )
 
 
 # --- argument checks shared by the dataset modules ------------------------------------------------
@@ -197,9 +230,10 @@ def load(
     """Load dataset ``name`` (one of :func:`list_datasets`) as train / val / test splits.
 
     ``root``: folder holding on-disk datasets (default ``$GROWTH_DATA`` or ``./data``; ignored by
-    ``synthetic`` and ``digits``). ``subsample`` in (0, 1]: a seeded, class-stratified fraction of
-    the training set to keep (applied first). ``val_fraction`` in [0, 1): a seeded,
-    class-stratified fraction of the (subsampled) training set held out as validation; 0 = none.
+    ``synthetic``, ``digits`` and ``translation-synthetic``). ``subsample`` in (0, 1]: a seeded,
+    class-stratified fraction of the training set to keep (applied first; for token datasets, which
+    have no classes, a plain seeded fraction of the training pairs). ``val_fraction`` in [0, 1): a
+    seeded, class-stratified fraction of the (subsampled) training set held out as validation; 0 = none.
     ``seed``: seeds both draws (same seed, same split). ``device``: where the in-memory splits live
     and where batches are delivered. ``options``: per dataset, see :func:`dataset_options`.
     """
@@ -228,7 +262,7 @@ def load(
         "seed": seed,
         "device": str(dev),
     }
-    if spec.kind == "folder":
+    if spec.kind in ("folder", "tokens"):
         return spec.build(
             root_path, opts, val_fraction=val_fraction, subsample=subsample, seed=seed, device=dev, info=info
         )

@@ -45,11 +45,11 @@ import torch.nn.functional as F
 from .core import DataSplits, RawData
 from .loaders import DeviceLoader
 from .registry import (
-    DATA_ENV,
     DatasetNotFoundError,
     DatasetSpec,
     check_bool,
     check_int,
+    missing_data_error,
     register_dataset,
 )
 from .splits import subsample_indices, validation_split
@@ -58,22 +58,6 @@ __all__ = ["FolderSplits", "IMAGENET_MEAN", "IMAGENET_STD", "read_cifar", "read_
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-def _missing(dataset: str, looked_for: list[Path], how: str, subdir: str = "") -> DatasetNotFoundError:
-    missing = [p for p in looked_for if not p.exists()]
-    if len(missing) == len(looked_for):
-        absent = "none of them exists"
-        parents = sorted({str(p.parent) for p in looked_for})
-        if len(parents) == 1 and not Path(parents[0]).exists():
-            absent += f" (there is no folder {parents[0]})"
-    else:
-        absent = "missing: " + ", ".join(str(p) for p in missing)
-    return DatasetNotFoundError(
-        f"{dataset}: data not found. Looked for: {', '.join(str(p) for p in looked_for)}; {absent}. "
-        f"(root is load(..., root=...), else ${DATA_ENV}{subdir}, else ./data{subdir}.) "
-        f"This package never downloads. {how}"
-    )
-
 
 def _torchvision_hint(cls_name: str, root: Path, extra: str = "") -> str:
     return (
@@ -157,7 +141,7 @@ def _cifar_spec(name: str, tv_name: str, num_classes: int) -> DatasetSpec:
         folder = root / cls.base_folder
         paths = [folder / n for n, _ in train + test + [meta]]
         if not all(p.is_file() for p in paths):
-            raise _missing(
+            raise missing_data_error(
                 name,
                 paths,
                 _torchvision_hint(tv_name, root) + f", or download {cls.url} and extract it into {root}.",
@@ -225,7 +209,7 @@ def _svhn_check(root: Path, opts: dict) -> None:
     if not all(p.is_file() for p in paths):
         how = "; ".join(_torchvision_hint("SVHN", root, f"split='{s}', ") for s in splits)
         urls = ", ".join(table[s][0] for s in splits)
-        raise _missing("svhn", paths, f"{how}. Or download {urls} into {root}.")
+        raise missing_data_error("svhn", paths, f"{how}. Or download {urls} into {root}.")
     if opts["verify"]:
         _verify_md5("svhn", [(root / table[s][1], table[s][2]) for s in splits])
 
@@ -278,7 +262,7 @@ def _mnist_spec(name: str, tv_name: str) -> DatasetSpec:
         legacy = [processed / cls.training_file, processed / cls.test_file]
         raws = raw_files(root)
         if not (all(p.is_file() for p in raws) or all(p.is_file() for p in legacy)):
-            raise _missing(
+            raise missing_data_error(
                 name,
                 raws,
                 _torchvision_hint(tv_name, root)
@@ -439,7 +423,7 @@ def _imagenet_check(root: Path, opts: dict) -> None:
         "valprep.sh). Pass root=<that folder>."
     )
     if not (train_dir.is_dir() and val_dir.is_dir()):
-        raise _missing("imagenet", [train_dir, val_dir], how, subdir="/imagenet")
+        raise missing_data_error("imagenet", [train_dir, val_dir], how, subdir="/imagenet")
     train_classes, val_classes = _class_dirs(train_dir), _class_dirs(val_dir)
     if not train_classes:
         raise DatasetNotFoundError(f"imagenet: {train_dir} has no class folders. {how}")
