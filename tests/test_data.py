@@ -22,6 +22,7 @@ from growth.data import (
     DataSplits,
     DatasetNotFoundError,
     TensorLoader,
+    dataset_kind,
     dataset_options,
     list_datasets,
     load,
@@ -31,6 +32,7 @@ from growth.data import (
 )
 
 ON_DISK = ["cifar10", "cifar100", "svhn", "mnist", "fashionmnist", "imagenet"]
+TOKENS = ["iwslt14", "translation-synthetic"]  # translation pairs as token ids, not images
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +151,8 @@ def _raw_pixels(splits: DataSplits, x: torch.Tensor) -> np.ndarray:
 
 def test_list_datasets_and_options():
     names = list_datasets()
-    assert set(names) == {"synthetic", "digits", *ON_DISK}
+    assert set(names) == {"synthetic", "digits", *ON_DISK, *TOKENS}
+    assert [n for n in names if dataset_kind(n) == "tokens"] == sorted(TOKENS)  # tested in test_translation_data
     assert dataset_options("synthetic")["num_classes"] == 10
     assert dataset_options("digits") == {}
     assert set(SYNTHETIC_PRESETS) == {"overfit", "underfit"}

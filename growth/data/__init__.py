@@ -11,12 +11,15 @@ Example::
         ...
     for x, y in splits.eval_loader("test", 512):                # fixed order, no augmentation
         ...
+    pairs = load("translation-synthetic", num_train=2000)       # x (N, 2, L) int64 token ids, y (N, L)
 
 Datasets (``list_datasets()``): ``synthetic`` (see :mod:`growth.data.synthetic`, presets in
 :data:`SYNTHETIC_PRESETS`), ``digits`` (:mod:`growth.data.digits`), and the on-disk
 ``cifar10``, ``cifar100``, ``svhn``, ``mnist``, ``fashionmnist``, ``imagenet``
-(:mod:`growth.data.torchvision_sets`). Order of operations (subsample, then validation split,
-then normalisation with training-split statistics): :mod:`growth.data.registry`.
+(:mod:`growth.data.torchvision_sets`); translation pairs as token ids (``dataset_kind(name) ==
+"tokens"``): ``translation-synthetic`` and the on-disk ``iwslt14`` (:mod:`growth.data.translation`).
+Order of operations (subsample, then validation split, then normalisation with training-split
+statistics): :mod:`growth.data.registry`.
 """
 
 from .core import DataSplits, RawData, TensorSplits
@@ -24,6 +27,7 @@ from .loaders import DeviceLoader, TensorLoader, random_shift_and_flip, shift_an
 from .registry import (
     DatasetNotFoundError,
     DatasetSpec,
+    dataset_kind,
     dataset_options,
     default_root,
     list_datasets,
@@ -36,16 +40,20 @@ from .synthetic import SYNTHETIC_DEFAULTS, SYNTHETIC_PRESETS, make_synthetic
 from .digits import make_digits
 from .budget import capped
 from .torchvision_sets import FolderSplits, IMAGENET_MEAN, IMAGENET_STD
+from .translation import SubwordTokenizer, TranslationSplits
 
 __all__ = [
     "load",
     "list_datasets",
     "dataset_options",
+    "dataset_kind",
     "default_root",
     "resolve_device",
     "DataSplits",
     "TensorSplits",
     "FolderSplits",
+    "TranslationSplits",
+    "SubwordTokenizer",
     "RawData",
     "TensorLoader",
     "DeviceLoader",
