@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from . import distributed as _distributed
 from .checkpoint import load_checkpoint, save_checkpoint
-from .measure.cost import CostMeter
+from .measure.cost import CostMeter, example_input
 from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
@@ -544,8 +544,9 @@ def check_model_and_data(model: nn.Module, data: Any, batch_size: int, device: t
     """``ValueError`` before training when ``model`` cannot train on ``data``: its logits do not match
     the data's classes, it cannot take the data's inputs, or a training step would not fit in the
     device's free memory (weights, gradients and one optimizer buffer, plus every layer's output and
-    its gradient for ``batch_size`` inputs).  One forward pass of one zero input, in eval mode: no
-    statistics change, no random number is drawn."""
+    its gradient for ``batch_size`` inputs).  One forward pass of one example input
+    (:func:`growth.measure.cost.example_input`), in eval mode: no statistics change, no random number is
+    drawn."""
     if not isinstance(model, nn.Module):
         raise ValueError(f"model={model!r} is not allowed: give a torch.nn.Module, e.g. growth.build_model(...)")
     if not any(True for _ in model.parameters()):
@@ -567,7 +568,7 @@ def check_model_and_data(model: nn.Module, data: Any, batch_size: int, device: t
     model.eval()
     try:
         with torch.inference_mode():
-            out = model(torch.zeros((1, *shape), device=param.device, dtype=param.dtype))
+            out = model(example_input(model, shape, param.device))
     except RuntimeError as err:
         raise ValueError(f"model {name} cannot take this data's inputs of shape {tuple(shape)}: "
                          f"{str(err).splitlines()[0]}") from None
@@ -575,7 +576,7 @@ def check_model_and_data(model: nn.Module, data: Any, batch_size: int, device: t
         model.train(was_training)
         for h in hooks:
             h.remove()
-    if out.dim() != 2 or out.shape[1] != classes:
+    if out.dim() < 2 or out.shape[1] != classes:
         raise ValueError(f"model {name} gives {tuple(out.shape[1:])} outputs per input, the data "
                          f"({getattr(data, 'name', '?')}) has {classes} classes: build the model with "
                          f"num_classes={classes}")

@@ -10,7 +10,9 @@ normalisation layer's per-channel parameters and statistics and absorbs a rescal
 :func:`layer_adapter` and :func:`norm_adapter` find a module's adapter (the first registered whose
 ``types`` match); :func:`register_layer_adapter` adds one, so a new layer type (MixtureGrowth's
 template layers) is one adapter.  A depthwise conv is a conv whose ``depthwise`` flag is set: it
-reads and writes one group.
+reads and writes one group.  An embedding table is a layer whose output channels are its
+embedding dimension (channel view ``(dim, vocabulary)``); a LayerNorm is a norm that absorbs no
+rescaling and keeps its function only when new channels copy old ones whole (``copies_only``).
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
-    "BatchNormAdapter", "Conv2dAdapter", "LayerAdapter", "LinearAdapter", "NormAdapter", "conv_output_size",
+    "BatchNormAdapter", "Conv2dAdapter", "EmbeddingAdapter", "LayerAdapter", "LayerNormAdapter", "LinearAdapter",
+    "NormAdapter", "conv_output_size",
     "layer_adapter", "norm_adapter", "register_layer_adapter",
 ]
 
@@ -113,6 +116,27 @@ class Conv2dAdapter(LayerAdapter):
         return cols.view(x.shape[0], cols.shape[1], *conv_output_size(module, x.shape[2:]))
 
 
+class EmbeddingAdapter(LayerAdapter):
+    """``nn.Embedding``: its ``(vocabulary, dim)`` table in channel view ``(dim, vocabulary)`` (a transposed
+    view); it has no bias and reads token ids, not channels."""
+
+    types = (nn.Embedding,)
+
+    def view(self, tensor, spatial=1):
+        return tensor.t()
+
+    def install(self, module, weight, bias, depthwise):
+        module.embedding_dim = weight.shape[0]
+        _set_parameter(module, "weight", weight.t().contiguous())
+
+    def fresh(self, module, shape, depthwise):
+        return nn.Embedding(shape[1], shape[0], padding_idx=module.padding_idx, dtype=module.weight.dtype)
+
+    def patches(self, module, x):
+        raise ValueError("an embedding reads token ids: methods that look at a layer's input patches (GradMax, "
+                         "Splitting) cannot grow it")
+
+
 def conv_output_size(conv: nn.Conv2d, size) -> torch.Size:
     """The output grid of ``conv`` on an input grid ``size``."""
     return torch.Size((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in
@@ -123,6 +147,10 @@ class NormAdapter:
     """Base of the normalisation layers' adapters."""
 
     types: ClassVar[tuple[type, ...]] = ()
+    #: keeps its function only if new channels copy old ones whole: its group grows by whole copies
+    copies_only: ClassVar[bool] = False
+    #: can absorb a rescaling of its input (:meth:`absorb`)
+    absorbs: ClassVar[bool] = True
 
     def grow(self, module: nn.Module, old: int, new: int, source: torch.Tensor | None) -> None:
         """Grow to ``new`` channels: channel ``k`` copies channel ``source[k]`` (``-1``: fresh), or, without
@@ -134,24 +162,31 @@ class NormAdapter:
         raise NotImplementedError
 
 
+def _grow_channels(module: nn.Module, fresh: dict[str, float], old: int, new: int, source: torch.Tensor | None) -> None:
+    """Grow each per-channel tensor ``key`` of ``fresh`` (parameter or buffer; None skipped) to ``new``
+    channels: channel ``k`` copies ``source[k]``, or takes ``fresh[key]`` where that is ``-1`` or there is
+    no ``source`` (new channels appended)."""
+    for key, value in fresh.items():
+        current = getattr(module, key)
+        if current is None:
+            continue
+        if source is not None:
+            index = source.to(current.device)
+            grown = current.detach()[index.clamp_min(0)].clone()
+            grown[index < 0] = value
+        else:
+            grown = torch.cat([current.detach(), current.new_full((new - old,), value)])
+        if isinstance(current, nn.Parameter):
+            grown = nn.Parameter(grown, requires_grad=current.requires_grad)
+        setattr(module, key, grown)
+
+
 class BatchNormAdapter(NormAdapter):
     types = (nn.modules.batchnorm._BatchNorm,)
     FRESH: ClassVar[dict[str, float]] = {"weight": 1.0, "bias": 0.0, "running_mean": 0.0, "running_var": 1.0}
 
     def grow(self, module, old, new, source):
-        for key, value in self.FRESH.items():
-            current = getattr(module, key)
-            if current is None:
-                continue
-            if source is not None:
-                index = source.to(current.device)
-                grown = current.detach()[index.clamp_min(0)].clone()
-                grown[index < 0] = value
-            else:
-                grown = torch.cat([current.detach(), current.new_full((new - old,), value)])
-            if isinstance(current, nn.Parameter):
-                grown = nn.Parameter(grown, requires_grad=current.requires_grad)
-            setattr(module, key, grown)
+        _grow_channels(module, self.FRESH, old, new, source)
         module.num_features = new
 
     def absorb(self, module, channels, scale):
@@ -162,8 +197,26 @@ class BatchNormAdapter(NormAdapter):
         module.eps *= scale**2
 
 
-LAYER_ADAPTERS: list[LayerAdapter] = [LinearAdapter(), Conv2dAdapter()]
-NORM_ADAPTERS: list[NormAdapter] = [BatchNormAdapter()]
+class LayerNormAdapter(NormAdapter):
+    """``nn.LayerNorm`` over the channels: ``[x, x]`` has the mean and variance of ``x``, so with its gain
+    and bias copied along it gives ``[LN(x), LN(x)]`` (Shen et al. 2022, staged training's doubling).
+    Any other new channel changes the statistics of every channel."""
+
+    types = (nn.LayerNorm,)
+    copies_only = True
+    absorbs = False
+    FRESH: ClassVar[dict[str, float]] = {"weight": 1.0, "bias": 0.0}
+
+    def grow(self, module, old, new, source):
+        _grow_channels(module, self.FRESH, old, new, source)
+        module.normalized_shape = (new,)
+
+    def absorb(self, module, channels, scale):
+        raise ValueError("a LayerNorm cannot absorb a rescaling of some of its channels")
+
+
+LAYER_ADAPTERS: list[LayerAdapter] = [LinearAdapter(), Conv2dAdapter(), EmbeddingAdapter()]
+NORM_ADAPTERS: list[NormAdapter] = [BatchNormAdapter(), LayerNormAdapter()]
 
 
 def register_layer_adapter(adapter: LayerAdapter | NormAdapter) -> LayerAdapter | NormAdapter:

@@ -101,7 +101,7 @@ def _targets_for_width(model: GrowableNet, groups: list[ChannelGroup], width: An
                          f"only widens, give a width >= {model.width}")
     with torch.device("meta"), _SkipInit():
         reference = build_model(model.spec, num_classes=model.num_classes, image_size=model.image_size,
-                                width=float(width))
+                                width=float(width), **getattr(model, "build_options", {}))
     if _structure(reference.channel_groups()) != _structure(groups) or set(reference.state_dict()) != set(
             model.state_dict()):
         raise ValueError(f"width={width!r}: {model.spec} at that width is wired differently (a residual or "
@@ -129,6 +129,24 @@ def _targets_for_channels(model: nn.Module, groups: list[ChannelGroup], channels
             raise ValueError(f"channels[{name!r}]={count!r} is not allowed: give an integer >= the group's "
                              f"current {current[name]} channels")
     return {**current, **{name: int(count) for name, count in channels.items()}}
+
+
+def _check_whole(plans: dict[str, GroupPlan], method: WidthMethod, what: str) -> None:
+    """Groups of whole units (attention heads) grow by whole units, groups read by a LayerNorm by whole
+    copies, and only with a method that keeps them whole (``WidthMethod.whole_units``)."""
+    for plan in plans.values():
+        if not plan.added or (plan.unit == 1 and not plan.tiled):
+            continue
+        if not method.whole_units:
+            raise ValueError(f"{what}: group {plan.name} grows in whole units or copies, which method "
+                             f"{method.name!r} does not keep: use net2net, vt or random")
+        if plan.new % plan.unit:
+            raise ValueError(f"{what}: group {plan.name} grows in units of {plan.unit} channels: give it a "
+                             f"multiple of {plan.unit}, not {plan.new}")
+        if plan.tiled and plan.new % plan.old:
+            raise ValueError(f"{what}: group {plan.name} is read by a LayerNorm, which keeps its function only "
+                             f"if the group grows by whole copies: give it a multiple of its {plan.old} "
+                             f"channels, not {plan.new}")
 
 
 def _ties(model: nn.Module, groups: list[ChannelGroup], plans: dict[str, GroupPlan], what: str) -> list[Tie]:
@@ -283,12 +301,10 @@ def grow_width(
         targets, what = _targets_for_width(model, groups, width), f"width={width!r}"
     else:
         targets, what = _targets_for_channels(model, groups, channels), f"channels={channels!r}"
-    plans = {g.name: GroupPlan(g.name, channel_count(model, g), targets[g.name]) for g in groups}
+    plans = {g.name: GroupPlan(g.name, channel_count(model, g), targets[g.name], unit=g.unit,
+                               tiled=any(_norm(model, n)[1].copies_only for n in g.norms)) for g in groups}
+    _check_whole(plans, grower, what)
     ties = _ties(model, groups, plans, what)
-    for g in groups:  # every norm of a growing group can grow, before any change
-        if plans[g.name].added:
-            for name in g.norms:
-                _norm(model, name)
 
     before = {name: tuple(p.shape) for name, p in model.named_parameters()}
     width_before = model.width
@@ -298,7 +314,8 @@ def grow_width(
     seconds = time.perf_counter() - start
     grower.plan(list(plans.values()), ties, generator)
     layers = _layer_plans(model, groups, plans)
-    after_norm = normalised_layers(model) if grower.needs_norms else {}
+    absorbing = any(getattr(norm_adapter(m), "absorbs", False) for m in model.modules())
+    after_norm = normalised_layers(model) if grower.needs_norms and absorbing else {}
     rescaled = {}
     for layer in layers:
         layer.normalised = layer.name in after_norm

@@ -74,12 +74,16 @@ class GroupPlan:
     channel view ``(rows, added, *kernel)``.  ``fan_in`` (Firefly): producer name -> the new channels'
     rows over the old input coordinates, ``(added, fan-in)``.  ``split`` (Splitting): producer name -> an
     offset per new channel, in the shape of a weight row: the source unit's row gets ``+offset``, the
-    copy's ``-offset``.
+    copy's ``-offset``.  ``unit``: channels come in runs of ``unit`` (attention heads); ``tiled``: the
+    group is read by a LayerNorm, so its new channels must copy the old ones whole, ``new // old`` times
+    (:class:`~growth.how.adapters.LayerNormAdapter`).
     """
 
     name: str
     old: int
     new: int
+    unit: int = 1
+    tiled: bool = False
     source: torch.Tensor | None = None
     fan_out: dict[str, torch.Tensor] | None = None
     fan_in: dict[str, torch.Tensor] | None = None
@@ -129,6 +133,11 @@ class LayerPlan:
     def weight(self) -> torch.Tensor:
         """The current weight in channel view, detached."""
         return self.adapter.weight(self.module, self.spatial).detach()
+
+    def bias(self) -> torch.Tensor | None:
+        """The current bias, detached (None: the layer has none, e.g. an embedding)."""
+        bias = getattr(self.module, "bias", None)
+        return None if bias is None else bias.detach()
 
     def grown_shape(self) -> tuple[int, ...]:
         """The weight's shape after growth, in channel view (``out, in channels, *kernel or spatial``)."""
@@ -203,6 +212,9 @@ class WidthMethod:
     #: new units start with zero fan-in: behind PyTorch's ReLU (derivative 0 at 0) they would never
     #: learn, so the recipes swap in :class:`growth.models.ReLU1`
     zero_fan_in: ClassVar[bool] = False
+    #: grows groups of whole units (attention heads) and groups that must grow by whole copies (read by
+    #: a LayerNorm) as they must; a method without it refuses them
+    whole_units: ClassVar[bool] = False
 
     def check(self, model: nn.Module) -> None:
         """Raise ``ValueError`` if this method cannot grow ``model`` (called before training and growth)."""
@@ -244,7 +256,7 @@ class WidthMethod:
 
 def _grown_bias(layer: LayerPlan, scale: float) -> torch.Tensor | None:
     """Old bias times ``scale``, zeros for new output units (None without a bias)."""
-    bias = layer.module.bias
+    bias = layer.bias()
     if bias is None:
         return None
     grown = bias.new_zeros(layer.rows.new if layer.rows is not None else bias.shape[0])
@@ -261,6 +273,7 @@ class RandomInit(WidthMethod):
     """
 
     name: ClassVar[str] = "random"
+    whole_units: ClassVar[bool] = True
 
     def layer(self, layer, model, generator):
         weight = layer.module.weight.detach()
@@ -268,10 +281,10 @@ class RandomInit(WidthMethod):
         grown = layer.adapter.weight(fresh, layer.spatial).detach().to(weight)
         old = layer.weight()
         grown[: old.shape[0], : old.shape[1]] = old
-        bias = None
-        if fresh.bias is not None:
-            bias = fresh.bias.detach().to(weight)
-            bias[: layer.module.bias.shape[0]] = layer.module.bias.detach()
+        bias, old_bias = getattr(fresh, "bias", None), layer.bias()
+        if bias is not None:
+            bias = bias.detach().to(weight)
+            bias[: old_bias.shape[0]] = old_bias
         return grown, bias, 1.0
 
     @staticmethod
@@ -307,6 +320,43 @@ def _fresh_rows(layer: LayerPlan, weight: torch.Tensor) -> torch.Tensor:
     return rows
 
 
+def whole_copies(plan: GroupPlan, generator: torch.Generator | None) -> torch.Tensor:
+    """The source of each new channel of a group that grows in whole units or whole copies: the old
+    channels ``new // old - 1`` more times (``plan.tiled``), or random old units of ``plan.unit``
+    channels, each copied whole (an attention head with its queries, keys and values)."""
+    if plan.tiled:
+        return torch.arange(plan.old).repeat(plan.added // plan.old)
+    units = randint(plan.old // plan.unit, plan.added // plan.unit, generator)
+    return (units[:, None] * plan.unit + torch.arange(plan.unit)).reshape(-1)
+
+
+def copied_columns(layer: LayerPlan, weight: torch.Tensor) -> torch.Tensor:
+    """Net2Net's columns: each old column repeated where its channel was copied and divided by its number
+    of copies (the copies' outputs are equal, so their sum is kept); fresh channels' columns appended."""
+    if layer.cols is None or not layer.cols.added:
+        return weight
+    index = layer.cols.index()
+    share = layer.cols.copies()[index].to(weight)
+    weight = weight[:, index.to(weight.device)] / share.view(1, -1, *[1] * (weight.dim() - 2))
+    if layer.cols.fresh:
+        weight = torch.cat([weight, _fresh_columns(layer, weight)], dim=1)
+    return weight
+
+
+def copied_rows(layer: LayerPlan, weight: torch.Tensor, bias: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Net2Net's rows: each copied channel's row (and bias) repeated; fresh channels' rows appended."""
+    if layer.rows is None or not layer.rows.added:
+        return weight, bias
+    index = layer.rows.index().to(weight.device)
+    weight = weight[index]
+    bias = bias[index] if bias is not None else None
+    if layer.rows.fresh:
+        weight = torch.cat([weight, _fresh_rows(layer, weight)])
+        bias = None if bias is None else torch.cat([bias, bias.new_zeros(layer.rows.fresh)])
+    return weight, bias
+
+
 @dataclass(repr=False)
 class Net2Net(WidthMethod):
     """Net2WiderNet (Chen et al. 2016, Sec. 3.1): new units replicate random old units of their group.
@@ -319,9 +369,13 @@ class Net2Net(WidthMethod):
     """
 
     name: ClassVar[str] = "net2net"
+    whole_units: ClassVar[bool] = True
 
     def plan(self, plans, ties, generator):
         for plan in plans:
+            if plan.tiled or plan.unit > 1:
+                plan.source = whole_copies(plan, generator)
+                continue
             into = [t for t in ties if t.into is plan]
             fixed = [t.module.index.cpu()[t.reads.source] for t in into]
             pool = torch.arange(plan.old)
@@ -335,21 +389,7 @@ class Net2Net(WidthMethod):
             plan.source = torch.cat([*fixed, drawn])
 
     def layer(self, layer, model, generator):
-        weight = layer.weight()
-        if layer.cols is not None and layer.cols.added:
-            index = layer.cols.index()
-            share = layer.cols.copies()[index].to(weight)
-            weight = weight[:, index.to(weight.device)] / share.view(1, -1, *[1] * (weight.dim() - 2))
-            if layer.cols.fresh:
-                weight = torch.cat([weight, _fresh_columns(layer, weight)], dim=1)
-        bias = layer.module.bias
-        if layer.rows is not None and layer.rows.added:
-            index = layer.rows.index().to(weight.device)
-            weight = weight[index]
-            bias = bias[index] if bias is not None else None
-            if layer.rows.fresh:
-                weight = torch.cat([weight, _fresh_rows(layer, weight)])
-                bias = None if bias is None else torch.cat([bias, bias.new_zeros(layer.rows.fresh)])
+        weight, bias = copied_rows(layer, copied_columns(layer, layer.weight()), layer.bias())
         return weight.clone(), None if bias is None else bias.detach().clone(), 1.0
 
     def norm_source(self, plan):
@@ -372,25 +412,46 @@ class VarianceTransfer(WidthMethod):
 
     name: ClassVar[str] = "vt"
     needs_norms: ClassVar[bool] = True
+    whole_units: ClassVar[bool] = True
     rescale_without_bn: bool = True
 
+    def plan(self, plans, ties, generator):
+        for plan in plans:
+            if plan.tiled:  # read by a LayerNorm: only whole copies keep the function (Net2Net's)
+                plan.source = whole_copies(plan, generator)
+            elif plan.unit % 2 and plan.unit > 1 and plan.added:
+                raise ValueError(f"group {plan.name} grows in units of {plan.unit} channels: vt pairs new channels "
+                                 "(V, V / Z, -Z) inside a unit, so the unit must be even")
+
     def layer(self, layer, model, generator):
-        old = layer.weight()
         scale = self.scale(layer) if layer.normalised or self.rescale_without_bn else 1.0
+        copy_cols = layer.cols is not None and layer.cols.source is not None
+        copy_rows = layer.rows is not None and layer.rows.source is not None
+        old, bias = layer.weight(), layer.bias()
+        if copy_cols:
+            old = copied_columns(layer, old)
+        if copy_rows:
+            old, bias = copied_rows(layer, old, bias)
         grown = old.new_zeros(layer.grown_shape())
         rows, cols = old.shape[:2]
         grown[:rows, :cols] = old * scale
         std = layer.mup_std()
-        if layer.cols is not None and layer.cols.added:
+        if layer.cols is not None and layer.cols.added and not copy_cols:
             z = randn((rows, (layer.cols.added + 1) // 2, *old.shape[2:]), old, generator).mul_(std)
             grown[:rows, cols::2] = z
             grown[:rows, cols + 1::2] = -z[:, : layer.cols.added // 2]
-        if layer.rows is not None and layer.rows.added:
+        if layer.rows is not None and layer.rows.added and not copy_rows:
             v = randn(((layer.rows.added + 1) // 2, *grown.shape[1:]), old, generator).mul_(std)
             v[layer.rows.added // 2:] = 0  # the unpaired last unit of an odd count: zero fan-in
             grown[rows::2] = v
             grown[rows + 1::2] = v[: layer.rows.added // 2]
+        if copy_rows:
+            return grown, None if bias is None else bias.detach() * scale, scale
         return grown, _grown_bias(layer, scale), scale
+
+    def norm_source(self, plan):
+        """A group read by a LayerNorm grows by copies, its norms with it; BatchNorms' new channels are fresh."""
+        return plan.index() if plan.tiled else None
 
     def scale(self, layer: LayerPlan) -> float:
         """``sqrt(F_old / F_new)`` (hidden, input: 1), ``F_old / F_new`` for the logits (Table 1)."""

@@ -50,6 +50,7 @@ from torch import nn
 
 __all__ = [
     "PRODUCT_OPS",
+    "example_input",
     "forward_macs",
     "forward_macs_by_operator",
     "training_macs_per_sample",
@@ -141,9 +142,15 @@ def _cpu_float_copy(model: nn.Module) -> nn.Module:
     return copy.deepcopy(model).to(device="cpu", dtype=torch.float32).eval()
 
 
-def _sample(shape: tuple[int, ...]) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(0)  # leaves the global random state alone
-    return torch.randn((1, *shape), generator=generator)
+def example_input(model: nn.Module, shape: tuple[int, ...], device: torch.device | str = "cpu") -> torch.Tensor:
+    """One input of ``shape`` (batch of one) for ``model``: fixed normal draws for an image model; for a
+    model reading token ids (``model.input_dtype`` an integer type), id 1 everywhere (no padding).  It
+    leaves the global random state alone."""
+    dtype = getattr(model, "input_dtype", torch.float32)
+    if not dtype.is_floating_point:
+        return torch.ones((1, *shape), dtype=dtype, device=device)
+    generator = torch.Generator().manual_seed(0)
+    return torch.randn((1, *shape), generator=generator).to(device=device, dtype=next(model.parameters()).dtype)
 
 
 def _count(model: nn.Module, shape: tuple[int, ...]) -> dict[str, int]:
@@ -153,7 +160,7 @@ def _count(model: nn.Module, shape: tuple[int, ...]) -> dict[str, int]:
         from fvcore.nn import FlopCountAnalysis  # imported late: fvcore's import is slow and noisy
 
     work = _cpu_float_copy(model)
-    x = _sample(shape)
+    x = example_input(work, shape)
     logger = logging.getLogger("fvcore")
     level = logger.level
     logger.setLevel(logging.ERROR)
@@ -245,7 +252,7 @@ def flop_counter_macs(
 
     shape = _input_shape(model, input_shape)
     work = _cpu_float_copy(model)
-    x = _sample(shape)
+    x = example_input(work, shape)
     counter = FlopCounterMode(display=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

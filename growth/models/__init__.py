@@ -13,14 +13,15 @@ Families (``list_families()``): ``Basic3ResNet-a-b-c``, ``Basic4ResNet-a-b-c-d``
 ``VGG-a-b-c-d-e`` and ``MobileNetV2-a-b-c-d-e`` (FRAGrow), ``WRN-d-k`` (MixtureGrowth), ``WRNnoBN-d-k`` (GradMax),
 ``MobileNetV1``, ``CNN4``, ``MLP`` (Variance Transfer); their template-mixing forms ``TemplateWRN-d-k``,
 ``TemplateWRNnoBN-d-k``, ``TemplateResNet-50`` (MixtureGrowth, :func:`template_net`); aliases ``ResNet-20/32/56/110``,
-``ResNet-18/34/50``, ``VGG-11/13/16/19``, ``MobileNetV2``.  Every model is a
+``ResNet-18/34/50``, ``VGG-11/13/16/19``, ``MobileNetV2``; and ``Transformer-e-d`` (Variance Transfer's
+encoder-decoder, reading tokens: ``list_models(inputs="tokens")``).  Every model is a
 :class:`~growth.models.base.GrowableNet` (``stem -> stages of blocks -> head``) that lists its
 :class:`~growth.models.base.ChannelGroup` s for width growth.
 """
 from __future__ import annotations
 
 # Each family module registers its names on import; this order is list_models()'s order.
-from . import resnet, vgg, mobilenet, wrn, small, template  # noqa: F401,I001
+from . import resnet, vgg, mobilenet, wrn, small, template, transformer  # noqa: F401,I001
 from .activations import ReLU1, relu_one_at_zero
 from .base import ChannelGroup, GrowableNet, Wiring, channel_counts, width_families, wired_channel_groups
 from .mobilenet import MobileNetV1, MobileNetV2
@@ -39,6 +40,7 @@ from .registry import (
 from .resnet import Basic3ResNet, Basic4ResNet, Bottleneck4ResNet, Plain3Net, Plain4Net, ZeroPadShortcut
 from .small import CNN4, MLP
 from .template import TemplateNet, template_net
+from .transformer import Transformer
 from .vgg import VGG
 from .wrn import WideResNet, WideResNetNoBN
 
@@ -62,6 +64,7 @@ __all__ = [
     "WideResNetNoBN",
     "Wiring",
     "TemplateNet",
+    "Transformer",
     "ZeroPadShortcut",
     "build_model",
     "relu_one_at_zero",

@@ -31,7 +31,10 @@ class ChannelGroup:
     - ``depthwise``: depthwise convolutions (``groups == channels``), which read and write the group;
     - ``spatial``: for a Linear consumer behind a flatten, how many input features each channel feeds;
     - ``inner``: a block's internal group (its inner width, e.g. between a basic block's two convs):
-      the only groups GradMax grows on its WRN.
+      the only groups GradMax grows on its WRN;
+    - ``unit``: channels come and go in runs of ``unit`` (an attention head's ``head_dim``): the group's
+      count and every growth of it are multiples of ``unit``, and a method copying or pairing units
+      keeps each run whole.
     """
 
     name: str
@@ -41,6 +44,7 @@ class ChannelGroup:
     depthwise: tuple[str, ...] = ()
     spatial: int = 1
     inner: bool = False
+    unit: int = 1
 
 
 class GrowableNet(nn.Module):
@@ -238,8 +242,10 @@ def width_groups(model: Any) -> list[ChannelGroup]:
 
 
 def channel_count(model: nn.Module, group: ChannelGroup) -> int:
-    """``group``'s current channel count: its first producer's output units (its weight's first dimension)."""
-    return model.get_submodule(group.producers[0]).weight.shape[0]
+    """``group``'s current channel count: its first producer's output units (its weight's first dimension;
+    an embedding's dimension)."""
+    producer = model.get_submodule(group.producers[0])
+    return producer.embedding_dim if isinstance(producer, nn.Embedding) else producer.weight.shape[0]
 
 
 def channel_counts(model: nn.Module) -> dict[str, int]:

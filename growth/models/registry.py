@@ -13,6 +13,11 @@ Input size: every family ends in global pooling (or an adaptive pooling) and so 
 five times with max-pooling).  Families that have both a CIFAR and an ImageNet layout take the
 ImageNet stem from ``image_size >= IMAGENET_STEM_MIN_SIZE`` (128) up and the CIFAR stem below it, so
 ``32`` gives the CIFAR net and ``224`` the ImageNet net, as in the papers.
+
+Options: a family may take named options beyond the width (the Transformer's ``d_model``, ``heads``,
+...): ``build_model(name, ..., d_model=64)``; a model keeps them in ``build_options`` so that
+``build_model(model.spec, ..., **model.build_options)`` rebuilds it.  ``Family.inputs`` says what a
+family reads: ``"image"`` (every CNN) or ``"tokens"`` (the Transformer; ``image_size`` unused).
 """
 from __future__ import annotations
 
@@ -21,7 +26,7 @@ import numbers
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -34,7 +39,7 @@ IMAGENET_STEM_MIN_SIZE = 128
 Builder = Callable[..., GrowableNet]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per family: hashed by identity (its options are a dict)
 class Family:
     """One registered family: ``builder(parts, *, num_classes, image_size, width)`` builds it."""
 
@@ -45,6 +50,9 @@ class Family:
     examples: tuple[str, ...]  # concrete names for list_models() (the papers' seed nets)
     check: Callable[[tuple[int, ...]], str | None] | None = None  # extra rule: a reason, or None
     min_image_size: int = 1
+    options: Mapping[str, Any] | None = None  # named options and their defaults (None: the family has none)
+    check_options: Callable[[dict], str | None] | None = None  # a reason the options are bad, or None
+    inputs: str = "image"  # "image" or "tokens"
 
 
 _FAMILIES: dict[str, Family] = {}  # lower-case family name -> Family
@@ -57,11 +65,16 @@ def register_family(
     examples: tuple[str, ...] | list[str],
     check: Callable[[tuple[int, ...]], str | None] | None = None,
     min_image_size: int = 1,
+    options: Mapping[str, Any] | None = None,
+    check_options: Callable[[dict], str | None] | None = None,
+    inputs: str = "image",
 ) -> Callable[[Builder], Builder]:
     """Decorator: register ``builder`` for names of the form ``pattern`` (``"VGG-a-b-c-d-e"``).
 
     The pattern is the family name followed by one placeholder per integer part.  ``check`` gets the
     parsed integers and returns a reason string when they are not valid (``WRN-d-k``: d = 6n + 4).
+    ``options``: the family's named options with their defaults (passed to ``builder`` as keywords),
+    ``check_options`` their rule; ``inputs``: ``"image"`` or ``"tokens"``.
     """
     family, *placeholders = pattern.split("-")
 
@@ -77,6 +90,9 @@ def register_family(
             examples=tuple(examples),
             check=check,
             min_image_size=min_image_size,
+            options=None if options is None else dict(options),
+            check_options=check_options,
+            inputs=inputs,
         )
         return builder
 
@@ -96,12 +112,13 @@ def list_families() -> list[str]:
     return [f.pattern for f in _FAMILIES.values()]
 
 
-def list_models() -> list[str]:
-    """Concrete buildable names: every alias, then the example (seed) names of every family."""
+def list_models(inputs: str | None = None) -> list[str]:
+    """Concrete buildable names: every alias, then the example (seed) names of every family; only the
+    families reading ``inputs`` (``"image"``, ``"tokens"``) if given."""
     names = [alias for alias, _ in _ALIASES.values()]
     for family in _FAMILIES.values():
         names += [n for n in family.examples if n not in names]
-    return names
+    return names if inputs is None else [n for n in names if parse_name(n)[0].inputs == inputs]
 
 
 def _valid_forms() -> str:
@@ -153,7 +170,7 @@ def scale_channels(channels: int, width: float) -> int:
     return max(1, int(math.floor(channels * width + 0.5)))
 
 
-def build_model(name: str, *, num_classes: int, image_size: int = 32, width: float = 1.0) -> GrowableNet:
+def build_model(name: str, *, num_classes: int, image_size: int = 32, width: float = 1.0, **options: Any) -> GrowableNet:
     """Build a model of the zoo from its name in the papers' notation.
 
     ``name``: e.g. ``"Basic3ResNet-1-1-1"``, ``"ResNet-20"``, ``"VGG-11"``, ``"MobileNetV2-2-3-4-3-3"``,
@@ -161,9 +178,11 @@ def build_model(name: str, *, num_classes: int, image_size: int = 32, width: flo
     ``num_classes``: logits.  ``image_size``: input height = width; selects the CIFAR (< 128) or the
     ImageNet (>= 128) layout where a family has both.  ``width``: multiplies every hidden channel
     count (rounded half up, at least 1); the input channels and the logits are never scaled.
+    ``options``: the family's own options (``Family.options``; the Transformer's ``d_model``, ...).
     Every bad argument raises ``ValueError`` naming it, its value and what is valid.
     """
     family, parts = parse_name(name)
+    options = _family_options(family, options)
     if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise ValueError(f"num_classes={num_classes!r} is not allowed: give a positive integer")
     if (
@@ -182,23 +201,40 @@ def build_model(name: str, *, num_classes: int, image_size: int = 32, width: flo
             f"image_size={image_size!r} is not supported by {family.name}: give an integer >= "
             f"{family.min_image_size} (32 selects the CIFAR layout, 224 the ImageNet layout)"
         )
-    _check_fits_in_memory(name, family, parts, int(num_classes), int(image_size), float(width))
-    return family.builder(parts, num_classes=int(num_classes), image_size=int(image_size), width=float(width))
+    frozen = tuple(sorted(options.items()))
+    _check_fits_in_memory(name, family, parts, int(num_classes), int(image_size), float(width), frozen)
+    return family.builder(parts, num_classes=int(num_classes), image_size=int(image_size), width=float(width),
+                          **options)
+
+
+def _family_options(family: Family, given: dict[str, Any]) -> dict[str, Any]:
+    """The family's options, defaults filled in; ``ValueError`` for an unknown or a bad one."""
+    allowed = dict(family.options or {})
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ValueError(f"{', '.join(unknown)}: not option(s) of {family.pattern}; its options are "
+                         f"{', '.join(f'{k}={v!r}' for k, v in allowed.items()) or 'none'}")
+    options = {**allowed, **given}
+    reason = family.check_options(options) if family.check_options is not None else None
+    if reason:
+        raise ValueError(f"{family.pattern}: {reason}")
+    return options
 
 
 @lru_cache(maxsize=512)
-def parameter_count(family: "Family", parts: tuple[int, ...], num_classes: int, image_size: int, width: float) -> int:
+def parameter_count(family: "Family", parts: tuple[int, ...], num_classes: int, image_size: int, width: float,
+                    options: tuple = ()) -> int:
     """How many parameters the model would have: built on PyTorch's ``meta`` device, which allocates
-    nothing."""
+    nothing.  ``options``: the family's options as sorted ``(name, value)`` pairs."""
     with torch.device("meta"):
-        model = family.builder(parts, num_classes=num_classes, image_size=image_size, width=width)
+        model = family.builder(parts, num_classes=num_classes, image_size=image_size, width=width, **dict(options))
     return sum(p.numel() for p in model.parameters())
 
 
 def _check_fits_in_memory(name: str, family: "Family", parts: tuple[int, ...], num_classes: int, image_size: int,
-                          width: float) -> None:
+                          width: float, options: tuple = ()) -> None:
     """``ValueError`` before allocating a model whose float32 weights alone exceed the free memory."""
-    count = parameter_count(family, parts, num_classes, image_size, width)
+    count = parameter_count(family, parts, num_classes, image_size, width, options)
     need, free = 4 * count, available_memory_bytes("cpu")
     if free is not None and need > free:
         raise ValueError(f"name={name!r} at width={width:g} has {count:,} parameters, {need / 2**30:.1f} GiB in "

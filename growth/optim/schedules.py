@@ -4,7 +4,8 @@ The papers' settings: AutoGrow grows at a constant LR and fine-tunes with a stai
 epochs 100 and 150 of 200); FRAGrow grows at a constant LR, then decays with a cosine (its runs
 without growth take ``hold-cosine``: the same shape at fixed epochs); VT uses cosine; MixtureGrowth's
 code restarts the schedule for each network it trains and then trains the grown one at a small LR with
-warm restarts (``phases``: one schedule per phase, each starting afresh).
+warm restarts (``phases``: one schedule per phase, each starting afresh).  VT's Transformer (Sec. 4.3)
+trains with Adam under a warm-up and an inverse square-root decay (``inverse-sqrt``, in epochs).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-SCHEDULES = ("constant", "cosine", "hold-cosine", "step", "warm-restarts", "phases")
+SCHEDULES = ("constant", "cosine", "hold-cosine", "step", "warm-restarts", "phases", "inverse-sqrt")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,13 @@ def warm_restarts(lr: float, period: int, mult: int = 1, min_lr: float = 0.0, de
         return min_lr + (max(peak, min_lr) - min_lr) * 0.5 * (1 + math.cos(math.pi * t / length))
 
     return Schedule("warm-restarts", fn)
+
+
+def inverse_sqrt(lr: float, warmup: int) -> Schedule:
+    """Linear warm-up to ``lr`` over ``warmup`` epochs (epoch ``e`` gets ``lr (e + 1) / warmup``), then
+    ``lr sqrt(warmup / (e + 1))``: Vaswani et al.'s (Noam) shape, and fairseq's ``inverse_sqrt``, counted
+    in epochs instead of steps."""
+    return Schedule("inverse-sqrt", lambda e: lr * min((e + 1) / warmup, math.sqrt(warmup / (e + 1))))
 
 
 def phases(parts: Sequence[tuple[int, Schedule]]) -> Schedule:
@@ -154,6 +162,12 @@ def make_schedule(name: str, lr: float, epochs: int, **options) -> Schedule:
     if name == "phases":
         _only(name, options, {"phases"})
         return _phases(lr, epochs, options.get("phases"))
+    if name == "inverse-sqrt":
+        _only(name, options, {"warmup"})
+        warmup = options.get("warmup", 1)
+        if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 1:
+            raise ValueError(f"warmup={warmup!r} is not allowed: use a positive number of epochs")
+        return inverse_sqrt(lr, warmup)
     raise ValueError(f"schedule={name!r} is unknown: choose one of {', '.join(SCHEDULES)}")
 
 

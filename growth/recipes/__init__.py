@@ -16,10 +16,11 @@ from .base import Recipe
 from .fragrow import FRAGROW, FRAGrowConfig, fragrow_config, run_fragrow
 from .mixturegrowth import MIXTUREGROWTH, MixtureGrowthConfig, mixturegrowth_config, run_mixturegrowth
 from .vt import VT, VTConfig, run_vt, vt_config
+from .vt_transformer import VT_TRANSFORMER, VTTransformerConfig, run_vt_transformer, vt_transformer_config
 
 #: Recipes by name; ``python -m growth run NAME`` runs ``RECIPES[NAME]``.
 RECIPES: dict[str, Recipe] = {AUTOGROW.name: AUTOGROW, FRAGROW.name: FRAGROW, MIXTUREGROWTH.name: MIXTUREGROWTH,
-                              VT.name: VT}
+                              VT.name: VT, VT_TRANSFORMER.name: VT_TRANSFORMER}
 
 
 def get_recipe(name: str) -> Recipe:
@@ -31,4 +32,4 @@ def get_recipe(name: str) -> Recipe:
 
 __all__ = ["AutoGrowConfig", "FRAGrowConfig", "MixtureGrowthConfig", "RECIPES", "Recipe", "VTConfig", "autogrow_config",
            "fragrow_config", "get_recipe", "mixturegrowth_config", "run_autogrow", "run_fragrow", "run_mixturegrowth",
-           "run_vt", "vt_config"]
+           "run_vt", "run_vt_transformer", "vt_config", "vt_transformer_config", "VTTransformerConfig"]
