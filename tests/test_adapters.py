@@ -111,7 +111,7 @@ def test_without_an_adapter_the_type_is_named_before_any_change():
     model = tiny()
     state = {k: v.clone() for k, v in model.state_dict().items()}
     with pytest.raises(ValueError, match=r"layer type Affine cannot grow in width: layers with an adapter are "
-                                         r"Linear, Conv2d \(growth.how.adapters.register_layer_adapter adds one\)"):
+                                         r"Linear, Conv2d, Embedding \(growth.how.adapters.register_layer_adapter adds one\)"):
         grow_width(model, channels={"stem": 7}, method="net2net")
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
