@@ -138,11 +138,12 @@ PROFILE_OVERRIDES: dict[str, dict[str, Any]] = {
     # 2-core CPU, minutes: the synthetic translation task, a 2 + 2 block Transformer of width 64.
     "bench": {"profile": "bench", "dataset": "translation-synthetic", "model": "Transformer-2-2", "d_model": 64,
               "heads": 8, "head_dim": 8, "d_ff": 256, "batch_size": 32, "lr": 2e-3, "epochs": 12, "stages": 4,
-              "dataset_options": {"num_train": 4000, "num_test": 500}},
+              "dataset_options": {"num_train": 4000, "num_test": 500, "max_len": 32}},
     # CI on any CPU, seconds.
     "smoke": {"profile": "smoke", "dataset": "translation-synthetic", "model": "Transformer-1-1", "d_model": 32,
               "heads": 4, "head_dim": 8, "d_ff": 64, "batch_size": 32, "lr": 2e-3, "epochs": 4, "stages": 2,
-              "c0": 0.5, "beam": 2, "device": "cpu", "dataset_options": {"num_train": 256, "num_test": 64}},
+              "c0": 0.5, "beam": 2, "device": "cpu",
+              "dataset_options": {"num_train": 256, "num_test": 64, "max_len": 32}},
 }
 
 
