@@ -20,7 +20,8 @@ IGNORE_INDEX = -100  #: a target that counts nowhere (``nn.CrossEntropyLoss``'s 
 
 
 def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, observers=(),
-                observer_seconds=None, probe=None, distributed=None) -> tuple[float, float, int, int | None]:
+                observer_seconds=None, probe=None, distributed=None, gradient_hooks=()
+                ) -> tuple[float, float, int, int | None]:
     """One pass over the training loader: mean loss and accuracy (%) over the counted targets,
     accumulated on the device, inputs seen, and the index of the first step whose loss was not finite
     (None: none was).
@@ -29,6 +30,8 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
     ``observer_seconds[0]`` (a one-element list) when given.  ``probe`` (a
     :class:`~growth.measure.probe.StageNormProbe`) is called after them, untimed: it is a measurement, not part
     of any method.  Finiteness is checked on the device, read once at the end of the epoch.
+    ``gradient_hooks``: callables ``f(model)`` run between the backward pass and the optimizer step, which
+    may change the gradients (App. H's dynamic OSGD, :mod:`growth.optim.osgd`); their time counts as training.
     ``distributed`` (a :class:`growth.distributed.Distributed`): the steps run through DDP on this process's
     slice of each batch, and the loss, accuracy and samples returned are over all the processes.
     """
@@ -50,6 +53,8 @@ def train_epoch(model, loader, optimizer, criterion, amp_dtype, channels_last, o
             loss = criterion(out, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        for hook in gradient_hooks:
+            hook(model)
         optimizer.step()
         if observers:
             start = time.perf_counter()

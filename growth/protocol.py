@@ -72,7 +72,9 @@ class Grower:
 
     Parts that follow training step by step (MoGrow's moving average of the weights) define
     ``after_step(model)``; the training loop calls each of :meth:`step_observers` after every
-    optimizer step.
+    optimizer step.  Parts that change the gradients (App. H's dynamic OSGD) define
+    ``before_step(model)``, called between the backward pass and the optimizer step
+    (:meth:`gradient_hooks`).
     """
 
     def __init__(
@@ -127,6 +129,11 @@ class Grower:
         (``how.initializer``, e.g. :class:`growth.how.AddBlock`'s)."""
         parts = (self.when, self.where, self.how, getattr(self.how, "initializer", None))
         return [p.after_step for p in parts if p is not None and callable(getattr(p, "after_step", None))]
+
+
+    def gradient_hooks(self) -> list[Callable[[nn.Module], None]]:
+        """The ``before_step`` methods of the trigger, locator and operator."""
+        return [p.before_step for p in (self.when, self.where, self.how) if callable(getattr(p, "before_step", None))]
 
 
 def _with_model(ctx: GrowthContext, model: nn.Module) -> GrowthContext:

@@ -1,6 +1,7 @@
 """One training loop for every paper, firing growth events through the when / where / how protocol.
 
-Per epoch: set the LR from the schedule (and the batch size, where it changes per epoch), train one
+Per epoch: set the LR from the schedule (and the batch size, where it changes per epoch; and the
+training stage of a growing data stream, :mod:`growth.data.stream`), train one
 pass over the training split, count its cost (samples seen x training MACs of the current
 architecture), evaluate on the validation and test splits, record everything in the
 :class:`~growth.history.History`, then let the grower decide whether to grow.  After a growth event
@@ -325,6 +326,9 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     })
     pos = _Position(end=config.epochs, batch_size=config.batch_sizes[0] if config.batch_sizes else config.batch_size,
                     loader_seed=config.seed)
+    stream = getattr(data, "stage_at", None)  # a growing data stream (growth.data.stream): its stage per epoch
+    if stream is not None:
+        data.stage = stream(0)
     loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
     history.meta["fingerprint"] = fingerprint
     header = {"fingerprint": fingerprint, "source": source_digest()}
@@ -348,6 +352,8 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         if grower is not None:
             grower.__dict__.update(payload["grower"].__dict__)
         pos = _Position(**payload["position"])
+        if stream is not None:  # the stage the checkpointed loader served: the last epoch trained
+            data.stage = stream(max(pos.epoch - 1, 0))
         loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
         loader.load_state_dict(payload["loader"])
         saved = payload["history"]
@@ -370,6 +376,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     bar = tqdm(total=config.epochs, initial=pos.epoch, desc=getattr(model, "spec", "train"), disable=bool(quiet),
                leave=False)
     observers = grower.step_observers() if grower is not None else []
+    gradient_hooks = grower.gradient_hooks() if grower is not None else []
     probe_inputs = similarity.inputs(data, device) if similarity is not None else None
 
     for epoch in range(pos.epoch, config.epochs):
@@ -379,15 +386,20 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         lr = schedule(epoch if pos.finetune_from is None else epoch - pos.finetune_from)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
-        if config.batch_sizes and config.batch_sizes[epoch] != pos.batch_size:  # a new loader, a new shuffle seed
-            pos.batch_size, pos.loader_seed = config.batch_sizes[epoch], config.seed + epoch
+        new_batch = config.batch_sizes is not None and config.batch_sizes[epoch] != pos.batch_size
+        new_stage = stream is not None and stream(epoch) != data.stage
+        if new_batch or new_stage:  # a new loader, a new shuffle seed
+            pos.batch_size, pos.loader_seed = config.batch_sizes[epoch] if new_batch else pos.batch_size, config.seed + epoch
+            if new_stage:
+                data.stage = stream(epoch)
             loader = data.train_loader(pos.batch_size, seed=pos.loader_seed, augment=config.augment)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
         observer_seconds = [0.0]
         train_loss, train_acc, seen, bad_step = train_epoch(model, loader, optimizer, criterion, amp_dtype,
-                                                            channels_last, observers, observer_seconds, probe, processes)
+                                                            channels_last, observers, observer_seconds, probe, processes,
+                                                            gradient_hooks)
         _sync(device)
         train_seconds = time.perf_counter() - start
         meter.add_training(model, seen, len(loader))  # fvcore's count is bookkeeping: kept out of the wall-clock
@@ -398,6 +410,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             "params": sum(p.numel() for p in model.parameters()),
             "lr": lr,
             "batch_size": pos.batch_size,
+            **({"data_stage": data.stage, "train_samples": data.num_train} if stream is not None else {}),
             "train_loss": train_loss,
             "train_acc": train_acc,
         }

@@ -209,17 +209,21 @@ def profile_config(config_class: type, values: dict[str, Any], overrides: dict[s
 
 def launch(recipe: str, paper: str, config: Any, train_config: Any, make_model: Callable[[Any], Any], *,
            grower: Any, label: dict[str, Any], facts: dict[str, Any], finalize: Callable[[Any, Any], None],
-           history_path: str | None, meta: dict[str, Any] | None, progress: bool | None, resume: bool) -> Any:
+           history_path: str | None, meta: dict[str, Any] | None, progress: bool | None, resume: bool,
+           prepare_data: Callable[[Any], Any] | None = None) -> Any:
     """The run every recipe makes of its resolved ``config``: check ``train_config`` (a
     :class:`growth.TrainConfig`), read the data on the config's device (``subsample`` where the config has
     one), seed, ``make_model(data)``, and :func:`growth.train` with the History's meta: the recipe, paper,
     profile, ``label`` (variant, policy), the configuration, the dataset, ``facts`` and ``meta``;
-    ``finalize(run, data)`` adds the recipe's facts about the finished run, after ``input_shape``."""
+    ``finalize(run, data)`` adds the recipe's facts about the finished run, after ``input_shape``.
+    ``prepare_data(data)``: the data the run trains on, made from what was read (a growing stream)."""
     train_config.validate()
     device = resolve_device(config.device)
     subsample = {"subsample": config.subsample} if hasattr(config, "subsample") else {}
     data = load_dataset(config.dataset, root=config.data_root, val_fraction=config.val_fraction, seed=config.seed,
                         device=device, **subsample, **config.dataset_options)
+    if prepare_data is not None:
+        data = prepare_data(data)
     seed_everything(config.seed)
     model = make_model(data)
     run_meta = {"recipe": recipe, "paper": paper, "profile": config.profile, **label,

@@ -37,6 +37,12 @@ keeps the variant's.
 as the paper writes (True, the default), or keep them and the network's function (False;
 :class:`growth.how.VarianceTransfer`).
 
+A growing data stream (App. H, Table 14): ``stream="class"`` or ``"data"`` trains each stage on the
+stage's part of the training set (:mod:`growth.data.stream`; the first stage ``stream_first`` of the
+classes or samples, all of them in the last), changing at the growth schedule's stage boundaries,
+the ``large`` variant included; ``osgd=True`` adds the dynamic orthogonalised SGD of App. H
+(:mod:`growth.optim.osgd`) to a growing variant.
+
 Paper setting (profile ``paper``): SGD, LR 0.1, momentum 0.9, weight decay 5e-4 (the values lost in
 our copy; the usual CIFAR ones [secondary]), batch 128, cosine LR over the whole budget, 160 epochs
 on CIFAR-10 (200 CIFAR-100, 90 ImageNet), ``c0 = 1/4``, ``p = 0.2``, 9 stages, ``T0 = 8`` (10, 4),
@@ -72,9 +78,12 @@ from ..measure.cost import forward_macs
 from ..how import WIDTH_METHODS, AddWidth, WidthMethod
 from ..how.width import build_stage_model, stage_models
 from ..how.width_methods import configured_width_method
+from ..data.stream import KINDS as STREAMS
+from ..data.stream import StagedSplits, stream_indices
 from ..models import build_model, channel_counts, parse_name, relu_one_at_zero, width_families
 from ..measure.probe import StageNormProbe
 from ..protocol import Grower
+from ..optim.osgd import PROJECTIONS, DynamicOSGD
 from ..optim.rate_adaptation import RULES
 from ..optim.schedules import SCHEDULES
 from ..train import Run, TrainConfig
@@ -152,6 +161,12 @@ class VTConfig:
     ra_rule: str = option("norm-ratio", help=f"rate adaptation's rule: {', '.join(RULES)} (App. D)")
     probe: list = option(factory=list, help="log the per-stage gradient / update norms of this parameter every step "
                                             "(repeatable), e.g. stages.2.1.conv2.weight (Fig. 4(b, c))")
+    stream: str = option("none", help="a growing data stream (App. H): none, class (progressive class) or data "
+                                      "(progressive data)")
+    stream_first: float = option(0.2, help="the stream's first stage: this share of the classes or samples (paper: 20 "
+                                           "of 100 classes)")
+    osgd: bool = option(False, help="App. H's dynamic orthogonalised SGD across the stream's growths")
+    osgd_projection: str = option("global", help="OSGD's projection: global (all parameters at once) or tensor")
     augment: bool = True
     seed: int = 0
     device: str = "auto"
@@ -212,7 +227,13 @@ class VTConfig:
         check_choice("epoch_rounding", self.epoch_rounding, tuple(EPOCH_ROUNDINGS))
         check_choice("rounding", self.rounding, ROUNDINGS)
         check_choice("ra_rule", self.ra_rule, RULES)
-        flags = ("batch_adapt", "rescale_without_bn")
+        check_choice("stream", self.stream, ("none", *STREAMS))
+        check_number("stream_first", self.stream_first, minimum=0.0, maximum=1.0, open_low=True)
+        check_choice("osgd_projection", self.osgd_projection, PROJECTIONS)
+        if self.osgd and (self.stream == "none" or VARIANTS[self.variant][0] is None):
+            raise ValueError(f"osgd=True needs a growing variant on a data stream, not variant={self.variant!r} with "
+                             f"stream={self.stream!r}: set stream to class or data and a growing variant")
+        flags = ("batch_adapt", "rescale_without_bn", "osgd")
         for name in flags + (("reset_momentum",) if self.reset_momentum is not None else ()):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not allowed: use True or False")
@@ -296,8 +317,12 @@ def build_grower(config: VTConfig, stages: list[dict[str, Any]]) -> Grower | Non
     if method is None:
         return None
     how = AddWidth(channels=[s["channels"] for s in stages], method=width_operator(cfg), noise=cfg.noise)
-    return Grower(StageBoundaries([s["epochs"] for s in stages]), how.where, how,
-                  name=f"VT-schedule({cfg.variant}, {len(stages)} stages, {method})")
+    operator = how
+    if cfg.osgd:  # its annealing lengths are set once the stream's stages are drawn (run_vt)
+        operator = DynamicOSGD(how, anneal_steps=[1] * (len(stages) - 1), batch_size=cfg.batch_size,
+                               projection=cfg.osgd_projection)
+    return Grower(StageBoundaries([s["epochs"] for s in stages]), how.where, operator,
+                  name=f"VT-schedule({cfg.variant}, {len(stages)} stages, {method}{', dynamic OSGD' if cfg.osgd else ''})")
 
 
 def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str, Any] | None = None,
@@ -327,6 +352,17 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
     )
     operator = width_operator(cfg)
 
+    def stream(data):
+        """The stages of the data stream, at the growing schedule's stage lengths (the ``large`` run's too)."""
+        epochs = [s["epochs"] for s in plan(replace(cfg, variant="full"))["stages"]]
+        indices = stream_indices(data.tensors("train")[1], len(epochs), kind=cfg.stream, first=cfg.stream_first,
+                                 seed=cfg.seed)
+        staged = StagedSplits(data, indices, epochs, kind=cfg.stream, info={"first": cfg.stream_first})
+        if cfg.osgd:  # lambda falls over the optimizer steps of the stage after each growth
+            batches = [s["batch_size"] for s in stages]
+            grower.how.anneal_steps = [e * -(-len(i) // b) for e, i, b in zip(epochs[1:], indices[1:], batches[1:])]
+        return staged
+
     def make_model(data):
         shape = dict(width=cfg.width, num_classes=data.num_classes, image_size=data.input_shape[-1])
         if cfg.variant == "large":
@@ -347,7 +383,7 @@ def run_vt(config: VTConfig, *, history_path: str | None = None, meta: dict[str,
 
     return launch("vt", PAPER, cfg, train_config, make_model, grower=grower, label={"variant": cfg.variant},
                   facts=jsonable(schedule), finalize=finalize, history_path=history_path, meta=meta,
-                  progress=progress, resume=resume)
+                  progress=progress, resume=resume, prepare_data=stream if cfg.stream != "none" else None)
 
 
 # ---------------------------------------------------------------------------- what the CLI prints
