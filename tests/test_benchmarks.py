@@ -48,3 +48,12 @@ def test_gpu_suite_says_there_is_no_gpu(tmp_path):
     proc = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_suite.sh")], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "OUT": str(tmp_path), "PYTHON": sys.executable}, timeout=120)
     assert proc.returncode == 3 and "no GPU" in proc.stdout and (tmp_path / "no_gpu.txt").exists()
+
+
+def test_transformer_step_quick(tmp_path):
+    proc = _script("transformer_step.py", "--quick", "--out", str(tmp_path / "t.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "t.json").read_text())["models"].values()
+    assert row["growth"] == "heads 4 -> 8 per attention, d_ff 128 -> 256"
+    assert row["batch"]["length"] == 32 and 0 < row["batch"]["target_tokens"] < row["batch"]["positions"]
+    assert all(v > 0 for v in row["grow_vs_training_step"].values())
