@@ -17,7 +17,7 @@ from torch import Tensor
 
 from .loaders import TensorLoader
 
-__all__ = ["DataSplits", "TensorSplits", "EVAL_SPLITS", "RawData"]
+__all__ = ["DataSplits", "HeldSplits", "TensorSplits", "EVAL_SPLITS", "RawData"]
 
 EVAL_SPLITS = ("train", "val", "test")
 
@@ -123,7 +123,35 @@ class DataSplits:
         )
 
 
-class TensorSplits(DataSplits):
+class HeldSplits(DataSplits):
+    """Splits held in memory as ``(x, y)`` tensors, ``_data[split]``: their sizes, ``tensors(split)`` and
+    the fixed-order evaluation loaders (images: :class:`TensorSplits`; token ids:
+    :class:`growth.data.translation.TranslationSplits`)."""
+
+    _data: dict[str, tuple[Tensor, Tensor]]
+
+    @property
+    def num_train(self) -> int:
+        return int(self._data["train"][1].shape[0])
+
+    @property
+    def num_val(self) -> int:
+        return int(self._data["val"][1].shape[0])
+
+    @property
+    def num_test(self) -> int:
+        return int(self._data["test"][1].shape[0])
+
+    def tensors(self, split: str) -> tuple[Tensor, Tensor]:
+        self._check_split(split)
+        return self._data[split]
+
+    def eval_loader(self, split: str, batch_size: int) -> TensorLoader:
+        x, y = self.tensors(split)
+        return TensorLoader(x, y, batch_size, shuffle=False, augment=False)
+
+
+class TensorSplits(HeldSplits):
     """Splits held in memory on ``device`` as normalised float32 tensors.
 
     ``tensors(split)`` gives the stored ``(x, y)`` of a split (normalised, unaugmented).
@@ -156,28 +184,9 @@ class TensorSplits(DataSplits):
         self.flip, self.pad = flip, pad
         self.info = dict(info or {})
 
-    @property
-    def num_train(self) -> int:
-        return int(self._data["train"][1].shape[0])
-
-    @property
-    def num_val(self) -> int:
-        return int(self._data["val"][1].shape[0])
-
-    @property
-    def num_test(self) -> int:
-        return int(self._data["test"][1].shape[0])
-
-    def tensors(self, split: str) -> tuple[Tensor, Tensor]:
-        self._check_split(split)
-        return self._data[split]
 
     def train_loader(self, batch_size: int, *, seed: int, augment: bool = True) -> TensorLoader:
         x, y = self._data["train"]
         return TensorLoader(
             x, y, batch_size, shuffle=True, seed=seed, augment=augment, pad=self.pad, flip=self.flip
         )
-
-    def eval_loader(self, split: str, batch_size: int) -> TensorLoader:
-        x, y = self.tensors(split)
-        return TensorLoader(x, y, batch_size, shuffle=False, augment=False)

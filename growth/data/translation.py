@@ -72,7 +72,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .core import EVAL_SPLITS, DataSplits
+from .core import EVAL_SPLITS, HeldSplits
 from .loaders import TensorLoader
 from .registry import (
     DatasetSpec,
@@ -208,7 +208,7 @@ def encode_pairs(
     return torch.from_numpy(x), torch.from_numpy(y), kept, counts
 
 
-class TranslationSplits(DataSplits):
+class TranslationSplits(HeldSplits):
     """Train / val / test translation pairs as token tensors on ``device`` (layout: the module doc).
 
     Attributes beyond :class:`~growth.data.core.DataSplits`': ``tokenizer``, ``max_len``, ``input_dtype``
@@ -243,21 +243,6 @@ class TranslationSplits(DataSplits):
         self.info = dict(info)
         self.indices = dict(indices)
 
-    @property
-    def num_train(self) -> int:
-        return int(self._data["train"][1].shape[0])
-
-    @property
-    def num_val(self) -> int:
-        return int(self._data["val"][1].shape[0])
-
-    @property
-    def num_test(self) -> int:
-        return int(self._data["test"][1].shape[0])
-
-    def tensors(self, split: str) -> tuple[Tensor, Tensor]:
-        self._check_split(split)
-        return self._data[split]
 
     def sources(self, split: str) -> list[str]:
         """The source sentences of ``split``, full text, in the eval loader's order."""
@@ -273,10 +258,6 @@ class TranslationSplits(DataSplits):
         """Shuffled (a new order each epoch, from ``seed``; resumable via ``state_dict``); ``augment`` ignored."""
         x, y = self._data["train"]
         return TensorLoader(x, y, batch_size, shuffle=True, seed=seed, augment=False)
-
-    def eval_loader(self, split: str, batch_size: int) -> TensorLoader:
-        x, y = self.tensors(split)
-        return TensorLoader(x, y, batch_size, shuffle=False, augment=False)
 
     def normalize(self, x: Tensor) -> Tensor:
         raise TypeError(f"{self.name}: inputs are token ids, not images; there is no normalisation")
