@@ -195,7 +195,9 @@ def test_registered():
 def test_the_comparison_methods_grow_on_the_vt_schedule_and_charge_their_steps(method, tmp_path, one_thread):
     """Tables 2-3 run GradMax, Splitting and Firefly on the VT scheduler: each grows the planned
     channels, its data passes charged to the run and recorded per growth, the History stays JSON."""
-    run = run_vt(vt_config("smoke", variant="growing", width_method=method, **TINY), progress=False)
+    options = {"steps": 5} if method == "firefly-simple" else {}  # its 100 optimisation steps a group: minutes
+    run = run_vt(vt_config("smoke", variant="growing", width_method=method, width_options=options, **TINY),
+                 progress=False)
     h = run.history
     grows = [e for e in h.events if e["kind"] == "grow"]
     found = [e for e in h.events if e["kind"] == "width"]
