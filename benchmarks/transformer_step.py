@@ -7,7 +7,7 @@ paper's (6 + 6 blocks, d_model 512, 8 heads of 64, d_ff 2048).  For each, its la
 recipe's schedule (heads and FFN units doubling into the full model: 4 -> 8 heads, d_ff / 2 -> d_ff) by
 ``growth.grow_width`` with Net2Net and with Variance Transfer (old weights kept), noise 1e-3, against
 one training step of the grown model: forward, backward and an Adam step (the recipe's optimizer) on a
-batch of sentence pairs of the translation-synthetic task at the recipe's sizes (bench: 32 pairs; the
+batch of sentence pairs of the translation-synthetic task (its vocabulary of 256) at the recipe's sizes (bench: 32 pairs; the
 paper's model: 64 pairs, about its 1500 tokens; both padded to the bench length, 32).  Tokens per second are
 target tokens (padding excluded) and padded positions, over the median step.  Growths and steps take
 turns round after round, medians over ``--rounds`` after a warm-up; each growth grows a fresh deep copy
