@@ -244,9 +244,10 @@ class VTConfig:
         check_choice("stream", self.stream, ("none", *STREAMS))
         check_number("stream_first", self.stream_first, minimum=0.0, maximum=1.0, open_low=True)
         check_choice("osgd_projection", self.osgd_projection, PROJECTIONS)
-        if self.osgd and (self.stream == "none" or VARIANTS[self.variant][0] is None):
-            raise ValueError(f"osgd=True needs a growing variant on a data stream, not variant={self.variant!r} with "
-                             f"stream={self.stream!r}: set stream to class or data and a growing variant")
+        if self.osgd and (self.stream == "none" or VARIANTS[self.variant][0] is None or self.stages < 2):
+            raise ValueError(f"osgd=True needs a growing variant on a data stream with at least 2 stages, not "
+                             f"variant={self.variant!r} with stream={self.stream!r} and stages={self.stages!r}: set "
+                             "stream to class or data, a growing variant and stages >= 2")
         flags = ("batch_adapt", "rescale_without_bn", "osgd")
         for name in flags + (("reset_momentum",) if self.reset_momentum is not None else ()):
             if not isinstance(getattr(self, name), bool):
