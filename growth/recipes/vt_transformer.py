@@ -17,16 +17,16 @@ hidden layer (``grow="inner"``; ``grow="all"`` grows ``d_model`` too, by copies)
 
 The rows of Table 5 are ``variant``:
 
-==================  ===========================  ==========================================================
-``variant``         new units                    Adam across growth
-==================  ===========================  ==========================================================
-``large``           no growth                    -
-``net2net``         Net2Net (copied heads/units) buffers dropped (a new optimizer, the usual practice)
-``ours-no-buffer``  Variance Transfer            buffers dropped (Table 10's "No")
-``ours-buffer``     Variance Transfer            buffers kept, zero for new entries; one step count
-``ours-buffer-ra``  Variance Transfer            buffers kept; every entry's own step count ("age") and
-                                                 Eq. 5's stage-wise factor (App. C, Table 9)
-==================  ===========================  ==========================================================
+==================  ==============================  ==========================================================
+``variant``         new units                       Adam across growth
+==================  ==============================  ==========================================================
+``large``           no growth                       -
+``net2net``         Net2Net (copied heads/units)    buffers dropped (a new optimizer, the usual practice)
+``ours-no-buffer``  Variance Transfer               buffers dropped (Table 10's "No")
+``ours-buffer``     Variance Transfer               buffers kept, zero for new entries; one step count
+``ours-buffer-ra``  Variance Transfer               buffers kept; every entry's own step count ("age") and
+                                                    Eq. 5's stage-wise factor (App. C, Table 9)
+==================  ==============================  ==========================================================
 
 Every row uses :class:`growth.optim.rate_adaptation.RAAdam` (with one stage it is ``torch.optim.Adam``),
 so they differ only in what the table says.
