@@ -31,7 +31,7 @@ The rows of Table 5 are ``variant``:
 Every row uses :class:`growth.optim.rate_adaptation.RAAdam` (with one stage it is ``torch.optim.Adam``),
 so they differ only in what the table says.
 
-Where we had to choose (each a parameter; the paper's values were lost in our copy, NOTES.md):
+Where we had to choose (each a parameter; the paper's values were lost in our copy of its text):
 
 * sizes from the code the paper's setting matches (d_model 512, 8 heads of 64, d_ff 2048, dropout
   0.1, label smoothing 0.1, Adam betas (0.9, 0.98), eps 1e-9, pre-norm blocks) [inference];
