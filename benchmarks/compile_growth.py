@@ -9,7 +9,7 @@ an actual run has `steps per epoch x epochs` steps: where that exceeds the break
 
     python benchmarks/compile_growth.py                  # CPU (inductor needs a C++ compiler)
     python benchmarks/compile_growth.py --device cuda    # GPU, bf16 + channels_last (benchmarks/gpu_suite.sh)
-    python benchmarks/compile_growth.py --quick          # tiny sizes: checks that it runs
+    python benchmarks/compile_growth.py --quick --backend aot_eager   # tiny sizes, no code generation: checks it runs
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=30, help="timed steps per stage and mode")
     p.add_argument("--quick", action="store_true", help="tiny sizes (2 stages, batch 8, 4 steps): checks it runs")
+    p.add_argument("--backend", default="inductor", help="torch.compile's backend (inductor: the one that pays off; "
+                                                         "aot_eager: traces and recompiles alike, generates no code)")
     p.add_argument("--out", default=None, help="result JSON (default benchmarks/results/compile_growth_<device>.json)")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
@@ -49,7 +51,7 @@ def main(argv=None):
         model = growth.build_model(args.model, width=fraction, num_classes=10).to(device, memory_format=memory)
         eager = each_step_seconds(model, x, y, steps + 2, amp, device)[2:]
         torch._dynamo.reset()  # a new architecture: nothing cached from the previous stage
-        compiled = each_step_seconds(torch.compile(model), x, y, steps + 2, amp, device)
+        compiled = each_step_seconds(torch.compile(model, backend=args.backend), x, y, steps + 2, amp, device)
         first, steady = compiled[0], statistics.median(compiled[2:])
         eager_step = statistics.median(eager)
         compile_seconds = first - steady
@@ -66,7 +68,7 @@ def main(argv=None):
         "precision": "bf16 autocast, channels_last" if amp else "fp32",
         "reading": "compile a stage only if it runs more steps than break_even_steps (None: compiled is not faster)",
     }
-    write_result(result, args.out, f"compile_growth_{device.type}.json", device, quick=args.quick)
+    write_result(result, args.out, f"compile_growth_{device.type}.json", device, quick=args.quick, backend=args.backend)
 
 if __name__ == "__main__":
     main()
