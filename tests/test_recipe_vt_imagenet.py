@@ -52,7 +52,7 @@ def test_batch_default_leaves_every_other_setting_alone():
     assert vt_config("bench", model="MobileNetV1", dataset="imagenet").batch_size == 64
 
 
-@pytest.mark.parametrize("model", ["ResNet-50", "MobileNetV1"])
+@pytest.mark.parametrize("model", ["ResNet-50"])  # MobileNetV1's run: the Table 4 page, at smoke, under nbval
 def test_recipe_runs_on_a_tiny_imagefolder_in_the_imagenet_layout(model, tmp_path, one_thread):
     """The paper's code path at 1/16 width, 2 epochs in 2 stages: 224 px crops, the ImageNet stem, one growth."""
     root = write_imagefolder(tmp_path / "imagenet")

@@ -71,7 +71,7 @@ CHILD = textwrap.dedent('''
 # (recipe, extra CLI arguments) -> kill points; the smoke profiles: autogrow grows after epochs 1-6 and
 # fine-tunes epochs 7-8 (AdamInit: each new block optimised on the data first); vt grows after epochs 1 and
 # 2 of 4 (with Eq. 8's batch sizes: a new loader at every stage; on a data stream, a new stage of data too, and
-# App. H's OSGD with the old data's gradient in the checkpoint); fragrow grows after 1 and 2, then
+# App. H's OSGD with the old data's gradient in the checkpoint, killed in the first epoch of a new stage); fragrow grows after 1 and 2, then
 # fine-tunes (LipGrow: power-iteration vectors and its window; MoGrow: the weights' moving average);
 # mixturegrowth trains network 1 for epochs 1-4, network 2 for 5-8 and the tiled net for epoch 9 (grow:2 is
 # the tiling; the CKA probe's Gram matrices carried by the checkpoint); with a width method, network 1 is grown
@@ -86,7 +86,6 @@ SCENARIOS = [
     ("vt", ("--batch-adapt",), "grow:2"),
     ("vt", ("--optimizer", "adam", "--probe", "stages.2.0.conv2.weight"), "step:3:2"),
     ("vt", ("--stream", "class", "--osgd"), "step:3:1"),
-    ("vt", ("--stream", "data", "--osgd", "--variant", "growing+vt"), "grow:2"),
     ("fragrow", (), "grow:2"),
     ("fragrow", (), "step:4:1"),
     ("fragrow", ("--policy", "lipgrow"), "step:3:1"),
