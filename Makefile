@@ -11,6 +11,8 @@ PROFILE ?= bench
 # unset: each notebook's own worker processes on this CPU.
 EXECUTOR ?=
 export PYTHONHASHSEED := 0
+# pytest's workers: one per core, each test file on one of them (XDIST= runs the tests in one process).
+XDIST  ?= -n auto --dist loadfile
 
 .PHONY: install test unit nbval book html book-clean golden check-goldens bench clean lock browser book-check
 
@@ -25,13 +27,15 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # CI=true as in tools/run_notebooks.py, which wrote the golden outputs: progress bars stay off.
+# pytest-xdist spreads the test files over one worker per core (every test, and nbval, runs at one
+# thread: conftest.py); a file stays on one worker, so a notebook's cells run in order in one kernel.
 # Then the built book in a browser (book-check).
 test: $(STAMP)
-	CI=true $(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+	CI=true $(BIN)/python -m pytest tests notebooks --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider $(XDIST)
 	$(MAKE) book-check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -p no:cacheprovider
+	$(BIN)/python -m pytest tests -p no:cacheprovider $(XDIST)
 
 # Re-execute the golden notebooks at the smoke profile, in place (their outputs are what nbval checks),
 # every run computed anew, with the portable CPU kernels (the runner's default; growth/machine.py).
