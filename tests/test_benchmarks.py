@@ -59,3 +59,26 @@ def test_transformer_step_quick(tmp_path):
     assert row["growth"] == "heads 4 -> 8 per attention, d_ff 128 -> 256"
     assert row["batch"]["length"] == 32 and 0 < row["batch"]["target_tokens"] < row["batch"]["positions"]
     assert all(v > 0 for v in row["grow_vs_training_step"].values())
+
+
+def test_cpu_layout_quick(tmp_path):
+    proc = _script("cpu_layout.py", "--quick", "--out", str(tmp_path / "layout.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "layout.json").read_text())["cases"]
+    assert row["model"] == "ResNet-20" and row["channels_last_1t_speedup"] > 0
+    assert row["eval_speedup_vs_contiguous_512"]["contiguous_512"] == 1.0
+    assert set(row["eval_seconds_per_1000"]) == {f"{layout}_{b}" for layout in ("contiguous", "channels_last")
+                                                 for b in (32, 64, 128, 256, 512)}
+
+
+def test_book_speed_projects_the_book_from_the_pages_it_measured(tmp_path):
+    """This checkout as its own baseline, on one page: every run trains in the tree asked for (the script checks
+    which growth a child imported), and the projection is the committed run time over the measured ratios."""
+    proc = _script("book_speed.py", "--baseline", str(ROOT), "--pages", "vt_mlp", "--out", str(tmp_path / "s.json"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads((tmp_path / "s.json").read_text())
+    (row,) = result["runs"]
+    assert row["page"] == "vt_mlp" and row["channels_last"] == [False] and row["threads"] == [1]
+    book = result["book_run_seconds"]
+    assert list(book["pages"]) == ["vt_mlp"] and book["pages"]["vt_mlp"]["speedup"] == row["speedup"]
+    assert book["projected"] == pytest.approx(book["committed"] / row["speedup"] + book["probes"], abs=0.2)
