@@ -41,7 +41,8 @@ from .measure.cost import CostMeter, example_input
 from .epoch import evaluate, train_epoch
 from .files import FileLock, check_writable, remove_stale_temporaries
 from .fingerprint import run_fingerprint, source_digest
-from .layout import fastest_layout, to_channels_last
+from .layout import (cores_per_run, fastest_layout, fastest_threads, layout_from_environment, threads_from_environment,
+                     to_channels_last)
 from .history import WALL_CLOCK_KEYS, History, IncompleteHistoryWarning
 from .machine import available_memory_bytes, describe_device, machine_info
 from .optim import OPTIMIZERS, build_optimizer, named_state, rebuild_optimizer
@@ -53,7 +54,13 @@ from .optim.schedules import make_schedule
 
 @dataclass
 class TrainConfig:
-    """Hyper-parameters of one run. ``None`` for ``amp`` / ``channels_last`` means: on for a GPU."""
+    """Hyper-parameters of one run. ``None`` for ``amp`` / ``channels_last`` means: on for a GPU; a
+    ``channels_last`` not given is ``GROWTH_CHANNELS_LAST``'s when that is set
+    (:func:`growth.layout.layout_from_environment`: how a profile sets it for a whole book); ``threads``, the
+    CPU threads a run trains with (a number, "auto": :func:`growth.layout.fastest_threads`), likewise from
+    ``GROWTH_THREADS``, else None: the process's own.
+    ``eval_batch_size=None`` evaluates in batches of ``batch_size``: on one CPU thread that ran 0.97x to 2.8x
+    the speed of batches of 512 on the bench book's architectures (``benchmarks/cpu_layout.py``)."""
 
     epochs: int
     batch_size: int = 128
@@ -68,10 +75,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool | None = None
-    channels_last: bool | str | None = None  # "auto": the faster layout per architecture (growth.layout)
+    channels_last: bool | str | None = field(default_factory=layout_from_environment)  # "auto": growth.layout
+    threads: int | str | None = field(default_factory=threads_from_environment)  # CPU threads; "auto": growth.layout
     augment: bool = True
     reset_optimizer: bool = False
-    eval_batch_size: int = 512
+    eval_batch_size: int | None = None  # None: batch_size
     optimizer_options: dict = field(default_factory=dict)  # further options of the RA optimizers / LARS
     batch_sizes: list[int] | None = None  # one per epoch (VT's Eq. 8); None: batch_size throughout
     probe: list[str] | None = None  # parameters whose per-stage gradient / update norms are logged (growth.measure.probe)
@@ -81,8 +89,11 @@ class TrainConfig:
         """Raise ``ValueError`` naming the parameter, its value and what is allowed."""
         for name in ("epochs", "batch_size", "eval_batch_size"):
             value = getattr(self, name)
+            if name == "eval_batch_size" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < (0 if name == "epochs" else 1):
-                allowed = "a non-negative integer" if name == "epochs" else "a positive integer"
+                allowed = {"epochs": "a non-negative integer", "batch_size": "a positive integer"}.get(
+                    name, "a positive integer, or None (batch_size)")
                 raise ValueError(f"{name}={value!r} is not allowed: use {allowed}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r} is not allowed: use a non-negative integer")
@@ -120,6 +131,10 @@ class TrainConfig:
                 raise ValueError(f"{name}={value!r} is not allowed: use True, False or None (None: on for a GPU)"
                                  + ("; or 'auto' (the faster layout per architecture, measured here)"
                                     if name == "channels_last" else ""))
+        if self.threads is not None and self.threads != "auto" and (
+                isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads={self.threads!r} is not allowed: use a positive number of CPU threads, 'auto' "
+                             "(the fewest that train fastest, measured here) or None (the process's own)")
         make_schedule(self.schedule, self.lr, self.epochs, **self.schedule_options)
         resolve_device(self.device)
 
@@ -268,6 +283,7 @@ def train(
 
     own = (history_path, "history"), (checkpoint_path if own_checkpoint_path else None, "checkpoint")
     with contextlib.ExitStack() as locks:  # a lock per file named by the caller (a default checkpoint: its History's)
+        locks.callback(torch.set_num_threads, torch.get_num_threads())  # config.threads holds for this run only
         for path, what in own if writes else ():
             if path is not None:
                 locks.enter_context(FileLock(path, what))
@@ -286,17 +302,29 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
     fixed_layout = config.channels_last if config.channels_last is not None else device.type == "cuda"
     fingerprint = run_fingerprint(config, grower, model, data, meta)  # of the seed model, before any step
 
-    def layout(model) -> bool:
-        """channels_last for ``model``: the configured one, or (auto) the faster one here, rank 0's for all."""
-        if not auto_layout:
-            return fixed_layout
-        faster = fastest_layout(model.to(device), tuple(data.input_shape), (config.batch_sizes or [config.batch_size])[0],
-                                device, num_classes=data.num_classes)
-        return processes.broadcast(faster) if processes is not None else faster
+    auto_threads = config.threads == "auto"
+    first_batch = (config.batch_sizes or [config.batch_size])[0]
+    channels_last, threads = (False if auto_layout else fixed_layout), None
+
+    def settle(model) -> nn.Module:
+        """``model`` on the device in its layout (the configured one, or the faster one here), and on a CPU the
+        threads it trains with (``config.threads``; "auto": the fewest that train it fastest); rank 0's choices."""
+        nonlocal channels_last, threads
+        if auto_layout:
+            faster = fastest_layout(model.to(device), tuple(data.input_shape), first_batch, device,
+                                    num_classes=data.num_classes)
+            channels_last = processes.broadcast(faster) if processes is not None else faster
+        model = _place(model, device, channels_last)
+        if device.type == "cpu" and config.threads is not None:
+            threads = config.threads if not auto_threads else fastest_threads(
+                model, tuple(data.input_shape), first_batch, num_classes=data.num_classes, limit=cores_per_run(),
+                channels_last=channels_last)
+            threads = processes.broadcast(threads) if processes is not None and auto_threads else threads
+            torch.set_num_threads(threads)
+        return model
 
     seed_everything(config.seed)
-    channels_last = layout(model)
-    model = _place(model, device, channels_last)
+    model = settle(model)
     probe = StageNormProbe(config.probe) if config.probe else None
     if probe is not None:
         probe.check(model)
@@ -345,9 +373,8 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
         _, payload = load_checkpoint(checkpoint_path, source=source_digest(), fingerprint=fingerprint,
                                      map_location=device)
         model, optimizer, probe, meter = payload["model"], payload["optimizer"], payload["probe"], payload["meter"]
-        if auto_layout:  # the checkpointed model may have grown since the seed was measured
-            channels_last = layout(model)
-            model = _place(model, device, channels_last)
+        if auto_layout or auto_threads:  # the checkpointed model may have grown since the seed was measured
+            model = settle(model)
         similarity = payload["similarity"]
         if grower is not None:
             grower.__dict__.update(payload["grower"].__dict__)
@@ -427,9 +454,11 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
             record["stage_norms"] = probe.pop_epoch()
         if auto_layout:  # the layout this epoch trained in
             record["channels_last"] = channels_last
+        if auto_threads and threads is not None:  # and its CPU threads
+            record["threads"] = threads
         start = time.perf_counter()
         for split in ("val", "test") if has_val else ("test",):
-            loss, acc = evaluate(model, data.eval_loader(split, config.eval_batch_size), criterion,
+            loss, acc = evaluate(model, data.eval_loader(split, config.eval_batch_size or config.batch_size), criterion,
                                  amp_dtype=amp_dtype, channels_last=channels_last)
             record[f"{split}_loss"], record[f"{split}_acc"] = loss, acc
         eval_seconds = time.perf_counter() - start
@@ -452,8 +481,7 @@ def _train(model, data, config, device, *, grower, history_path, meta, progress,
                 processes.same(f"the growth after epoch {epoch + 1}",
                                None if event is None else {k: v for k, v in event.items() if k not in WALL_CLOCK_KEYS})
             if event is not None:
-                channels_last = layout(model)
-                model = _place(model, device, channels_last)
+                model = settle(model)
                 optimizer = rebuild_optimizer(optimizer, old_state, model, reset=config.reset_optimizer)
                 event["params"] = sum(p.numel() for p in model.parameters())
                 history.events.append(event)

@@ -147,3 +147,21 @@ def test_finetune_of_none_epochs_takes_the_rest_of_the_run(data):
     assert len(h.epochs) == 6 and h.events[1] == {**h.events[1], "kind": "finetune", "epoch": 2, "epochs": 4}
     assert h.series("lr") == pytest.approx([0.1, 0.1, 0.1, 0.1 * (1 + math.cos(math.pi / 4)) / 2, 0.05,
                                             0.1 * (1 + math.cos(3 * math.pi / 4)) / 2])
+
+
+def test_evaluation_batches_are_the_training_batch_unless_given(data, monkeypatch):
+    """eval_batch_size=None (the default) evaluates val and test in batches of batch_size; a given size is used."""
+    asked = []
+    real = type(data).eval_loader
+
+    def spy(self, split, batch_size):
+        asked.append((split, batch_size))
+        return real(self, split, batch_size)
+
+    monkeypatch.setattr(type(data), "eval_loader", spy)
+    model = growth.build_model("Basic3ResNet-1-1-1", num_classes=data.num_classes, width=0.25)
+    growth.train(model, data, epochs=1, batch_size=24, device="cpu")
+    assert asked == [("val", 24), ("test", 24)]
+    asked.clear()
+    growth.train(model, data, epochs=1, batch_size=24, eval_batch_size=7, device="cpu")
+    assert asked == [("val", 7), ("test", 7)]
