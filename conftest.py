@@ -3,7 +3,8 @@
 The stored outputs of notebooks/ were computed with :data:`growth.machine.PORTABLE_CPU_ENV` (ATen's
 AVX2 kernels, oneDNN capped at AVX2, MKL's COMPATIBLE branch, one thread, NumPy without its AVX-512
 paths). PyTorch reads these settings when a process starts, so they are set here, before nbval
-starts a notebook's kernel; every kernel inherits them, whatever the user's shell says.
+starts a notebook's kernel; every kernel inherits them, whatever the user's shell says.  So does the
+layout: ``GROWTH_CHANNELS_LAST`` is removed (growth.layout), and the goldens train in the loop's default.
 
 Under nbval, ``GROWTH_FRESH=1`` makes every notebook compute its runs anew (growth.runs), so that the
 numbers nbval compares were made by this code on this machine, not read back from an earlier run.
@@ -21,10 +22,12 @@ from pathlib import Path
 import numpy
 import torch
 
+from growth.layout import LAYOUT_ENV
 from growth.machine import PORTABLE_CPU_ENV, portability_problem
 
 REPO = Path(__file__).resolve().parent
 os.environ.update(PORTABLE_CPU_ENV)
+os.environ.pop(LAYOUT_ENV, None)  # the goldens keep the loop's default layout, whatever the shell says
 torch.set_num_threads(1)  # this process too; it had started before the line above
 
 

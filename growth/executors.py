@@ -5,7 +5,8 @@ run function, its configuration, its History path) that resumes from its checkpo
 run it anywhere, and again after an interruption, without changing its History.
 
 * :class:`LocalExecutor` ``(workers=1)``: one after another in this process, or ``workers`` spawned
-  processes of one thread each, so that independent runs fill a CPU's cores.
+  processes of one thread each, so that independent runs fill a CPU's cores; each worker's share of the
+  cores (cores / workers) is what a run with ``TrainConfig(threads="auto")`` may take.
 * :class:`GPUExecutor` ``(gpus=None)``: one worker process per GPU (``CUDA_VISIBLE_DEVICES`` set to that
   GPU alone before CUDA starts), each running one job at a time on it.
 * :class:`ClusterExecutor` ``(folder, cluster="slurm", **parameters)``: every job a submitit job (SLURM
@@ -62,10 +63,15 @@ def _pool(fn, tasks, on_done, workers: int, initializer, initargs=()) -> list[An
     return results
 
 
-def _one_thread() -> None:
+def _one_thread(cores: int) -> None:
+    """Worker initializer: one thread (the same numbers as in one process), and ``cores`` named as this run's share
+    of the machine (``growth.layout.CORES_ENV``), which a run with ``threads="auto"`` may take."""
     import torch
 
+    from .layout import CORES_ENV
+
     torch.set_num_threads(1)
+    os.environ[CORES_ENV] = str(cores)
 
 
 class LocalExecutor(Executor):
@@ -85,7 +91,9 @@ class LocalExecutor(Executor):
                 if on_done is not None:
                     on_done(i, results[-1])
             return results
-        return _pool(fn, tasks, on_done, self.workers, _one_thread)
+        from .layout import cores_per_run
+
+        return _pool(fn, tasks, on_done, self.workers, _one_thread, (max(1, cores_per_run() // self.workers),))
 
 
 def visible_gpus() -> list[str]:

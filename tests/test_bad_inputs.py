@@ -10,6 +10,7 @@ so a row that failed only after training started fails the test.
 from __future__ import annotations
 
 import math
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -56,6 +57,19 @@ def _cli(ctx, *args):
 
     status = main(list(args))
     return status, ctx.capsys.readouterr().err
+
+
+def _with_env(name, value, call):
+    """``call()`` with the environment variable ``name`` set to ``value``; the environment restored after."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        return call()
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
 
 
 def _runner(ctx, *args):
@@ -215,6 +229,15 @@ ROWS = [
      ["executor='k8s'", "local[:N]", "gpus"]),
     ("runner executor workers", lambda c: _runner(c, "--executor", "local:many", "notebooks/quickstart.ipynb"),
      ["executor='local:many'", "positive integer"]),
+    ("runner layout", lambda c: _runner(c, "-p", "channels_last", "fast", "notebooks/quickstart.ipynb"),
+     ["channels_last='fast'", "auto, true or false"]),
+    ("train threads", lambda c: _train(c, threads=0), ["threads=0", "positive number", "'auto'"]),
+    ("train threads from the environment", lambda c: _with_env("GROWTH_THREADS", "many", lambda: _train(c)),
+     ["GROWTH_THREADS='many'", "auto or a positive number"]),
+    ("runner threads", lambda c: _runner(c, "-p", "threads", "0", "notebooks/quickstart.ipynb"),
+     ["threads=0", "auto or a positive number"]),
+    ("train layout from the environment", lambda c: _with_env("GROWTH_CHANNELS_LAST", "fast", lambda: _train(c)),
+     ["GROWTH_CHANNELS_LAST='fast'", "auto, true or false"]),
 ]
 
 

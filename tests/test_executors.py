@@ -39,6 +39,21 @@ def test_local_executor_in_order_and_reports_each_task():
         assert sorted(seen) == [(i, i * i) for i in range(5)]
 
 
+def _share(_):
+    import torch
+
+    from growth.layout import cores_per_run
+
+    return torch.get_num_threads(), cores_per_run()
+
+
+def test_local_workers_run_one_thread_each_and_know_their_share_of_the_cores():
+    """A worker trains at one thread (the numbers of one process); a run with threads="auto" may take its share."""
+    from growth.layout import cores_per_run
+
+    assert LocalExecutor(2).run(_share, [(i,) for i in range(2)]) == [(1, max(1, cores_per_run() // 2))] * 2
+
+
 def test_gpu_executor_gives_each_worker_one_gpu():
     """Works without GPUs: what is checked is the pinning (CUDA_VISIBLE_DEVICES per worker process)."""
     results = GPUExecutor(gpus=["0", "1"]).run(_pinned, [(i,) for i in range(6)])

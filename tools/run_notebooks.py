@@ -18,6 +18,14 @@ capped at AVX2, MKL COMPATIBLE, one thread), so that a CPU run gives the same nu
 CPU with AVX2; this is how the golden notebooks' outputs were made. `--kernels native` lets PyTorch
 choose by the machine instead (faster on some CPUs; the numbers then hold on this machine only).
 
+A profile's `channels_last` and `threads` (`-p KEY VALUE` overrides them) are not notebook parameters but
+settings of every run the notebooks start (`growth.layout`, read by `TrainConfig`): the memory layout,
+`auto` (the bench profile: the faster layout per architecture, measured once per machine), `true` or
+`false`; the CPU threads of a run, `auto` (the bench profile: the fewest that train the architecture
+fastest, up to the run's share of the cores) or a number. A profile without them (smoke: the goldens)
+leaves the loop's defaults: channels_last on GPUs only, and the process's threads (one, with the portable
+kernels).
+
 A notebook's runs are content-addressed (growth.runs): finished ones found under the output folder
 are reused and interrupted ones resumed, so an interrupted `make book` started again picks up where
 it stopped; `--fresh` (GROWTH_FRESH=1) computes every run anew, as `make golden` does.
@@ -50,11 +58,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from growth.executors import executor_from_spec, visible_gpus  # noqa: E402
+from growth.layout import LAYOUT_ENV, THREADS_ENV  # noqa: E402
 from growth.runs import EXECUTOR_ENV, PROGRESS_ENV  # noqa: E402
 PROFILES = REPO / "profiles"
 INJECTED_TAG = "injected-parameters"
 HIDE_TAG = "hide-cell"
 FOLD_TAG = "hide-input"
+
+
+#: profile keys that set the runs' machine use (an environment variable each), not notebook parameters
+RUNTIME_KEYS = {"channels_last": LAYOUT_ENV, "threads": THREADS_ENV}
 
 
 class UsageError(Exception):
@@ -168,6 +181,28 @@ def check_parameters(notebooks: list[Path], profile_name: str, profile: dict, ov
                         check_value(key, value, params[key])
                     except ValueError as err:
                         raise UsageError(f"{source}: {err} in {nb.name}") from None
+
+
+def apply_runtime(profile: dict, overrides: dict) -> dict:
+    """Take the runtime keys (:data:`RUNTIME_KEYS`) out of ``profile`` and ``overrides`` (an override wins) and
+    set their environment variables, which every kernel and its runs inherit; a key given by neither is
+    removed from the environment.  Returns ``{key: value}``; UsageError on a value not allowed."""
+    chosen = {}
+    for key, variable in RUNTIME_KEYS.items():
+        value = overrides.pop(key, profile.pop(key, None))
+        if value is None:
+            os.environ.pop(variable, None)
+            continue
+        if key == "channels_last" and not (value == "auto" or isinstance(value, bool)):
+            raise UsageError(f"{key}={value!r} is not allowed: use auto, true or false (or leave it out: "
+                             "channels_last on GPUs only)")
+        if key == "threads" and not (value == "auto" or isinstance(value, int) and not isinstance(value, bool)
+                                     and value >= 1):
+            raise UsageError(f"{key}={value!r} is not allowed: use auto or a positive number of threads (or leave "
+                             "it out: the process's own, one thread with the portable kernels)")
+        os.environ[variable] = str(value).lower()
+        chosen[key] = value
+    return chosen
 
 
 def hide_injected_cell(nb) -> bool:
@@ -360,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ[EXECUTOR_ENV] = args.executor
         profile = load_profile(args.profile)
         overrides = parse_overrides(args.parameter)
+        runtime = apply_runtime(profile, overrides)
         notebooks = find_notebooks(args.paths)
         check_parameters(notebooks, args.profile, profile, overrides)
     except UsageError as exc:
@@ -384,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append((src, str(exc)))
             print(f"FAILED {src}: {exc}", file=sys.stderr)
             continue
-        print(f"ok     {src} -> {dest}  [{args.profile}, {args.kernels} kernels, "
+        layout = f", channels_last {str(runtime['channels_last']).lower()}" if "channels_last" in runtime else ""
+        print(f"ok     {src} -> {dest}  [{args.profile}, {args.kernels} kernels{layout}, "
               f"{time.perf_counter() - start:.1f} s]")
 
     if failed:
