@@ -38,7 +38,8 @@ RUNS = REPO / "book" / "notebooks" / "runs"
 
 
 def median_runs(pages: list[str] | None) -> dict[str, Path]:
-    """``{page: History path}``: per page, the recipe run with the median recorded wall-clock."""
+    """``{page: History path}``: per page, the recipe run with the median recorded wall-clock, of those on
+    generated data."""
     chosen = {}
     for folder in sorted(p for p in RUNS.iterdir() if p.is_dir() and (pages is None or p.name in pages)):
         runs = []
@@ -46,6 +47,8 @@ def median_runs(pages: list[str] | None) -> dict[str, Path]:
             history = json.loads(path.read_text())
             if not isinstance(history, dict) or not history.get("meta", {}).get("recipe") or not history.get("epochs"):
                 continue
+            if history["meta"]["recipe_config"].get("data_root") is not None:
+                continue  # its data were files made for the page (Table 4's ImageNet-layout folder), gone since
             wall = history["epochs"][-1].get("wall")
             if wall:
                 runs.append((wall, path))
