@@ -189,9 +189,7 @@ class Transformer(GrowableNet):
 
     def reset_parameters(self) -> None:
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+            self.layer_init(module)
         nn.init.normal_(self.embed.weight, std=self.positions_dim ** -0.5)
         with torch.no_grad():
             self.embed.weight[PAD] = 0
