@@ -3,8 +3,9 @@
 The stored outputs of notebooks/ were computed with :data:`growth.machine.PORTABLE_CPU_ENV` (ATen's
 AVX2 kernels, oneDNN capped at AVX2, MKL's COMPATIBLE branch, one thread, NumPy without its AVX-512
 paths). PyTorch reads these settings when a process starts, so they are set here, before nbval
-starts a notebook's kernel; every kernel inherits them, whatever the user's shell says.  So does the
-layout: ``GROWTH_CHANNELS_LAST`` is removed (growth.layout), and the goldens train in the loop's default.
+starts a notebook's kernel; every kernel inherits them, whatever the user's shell says.  So do the
+layout and the threads: ``GROWTH_CHANNELS_LAST`` and ``GROWTH_THREADS`` are removed (growth.layout), and
+the goldens train with the loop's defaults.
 
 Under nbval, ``GROWTH_FRESH=1`` makes every notebook compute its runs anew (growth.runs), so that the
 numbers nbval compares were made by this code on this machine, not read back from an earlier run.
@@ -22,12 +23,13 @@ from pathlib import Path
 import numpy
 import torch
 
-from growth.layout import LAYOUT_ENV
+from growth.layout import LAYOUT_ENV, THREADS_ENV
 from growth.machine import PORTABLE_CPU_ENV, portability_problem
 
 REPO = Path(__file__).resolve().parent
 os.environ.update(PORTABLE_CPU_ENV)
-os.environ.pop(LAYOUT_ENV, None)  # the goldens keep the loop's default layout, whatever the shell says
+for variable in (LAYOUT_ENV, THREADS_ENV):  # the goldens keep the loop's defaults, whatever the shell says
+    os.environ.pop(variable, None)
 torch.set_num_threads(1)  # this process too; it had started before the line above
 
 

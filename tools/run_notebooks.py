@@ -420,8 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append((src, str(exc)))
             print(f"FAILED {src}: {exc}", file=sys.stderr)
             continue
-        layout = f", channels_last {str(runtime['channels_last']).lower()}" if "channels_last" in runtime else ""
-        print(f"ok     {src} -> {dest}  [{args.profile}, {args.kernels} kernels{layout}, "
+        settings = "".join(f", {key} {str(value).lower()}" for key, value in runtime.items())
+        print(f"ok     {src} -> {dest}  [{args.profile}, {args.kernels} kernels{settings}, "
               f"{time.perf_counter() - start:.1f} s]")
 
     if failed:
