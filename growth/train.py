@@ -59,7 +59,7 @@ class TrainConfig:
     (:func:`growth.layout.layout_from_environment`: how a profile sets it for a whole book); ``threads``, the
     CPU threads a run trains with (a number, "auto": :func:`growth.layout.fastest_threads`), likewise from
     ``GROWTH_THREADS``, else None: the process's own.
-    ``eval_batch_size=None`` evaluates in batches of ``batch_size``: on one CPU thread that ran 0.97x to 2.8x
+    ``eval_batch_size=None`` evaluates in batches of ``batch_size``: on one CPU thread that ran 0.97x to 2.5x
     the speed of batches of 512 on the bench book's architectures (``benchmarks/cpu_layout.py``)."""
 
     epochs: int
