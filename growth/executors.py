@@ -63,7 +63,7 @@ def _pool(fn, tasks, on_done, workers: int, initializer, initargs=()) -> list[An
     return results
 
 
-def _one_thread(cores: int) -> None:
+def _cpu_worker(cores: int) -> None:
     """Worker initializer: one thread (the same numbers as in one process), and ``cores`` named as this run's share
     of the machine (``growth.layout.CORES_ENV``), which a run with ``threads="auto"`` may take."""
     import torch
@@ -93,7 +93,7 @@ class LocalExecutor(Executor):
             return results
         from .layout import cores_per_run
 
-        return _pool(fn, tasks, on_done, self.workers, _one_thread, (max(1, cores_per_run() // self.workers),))
+        return _pool(fn, tasks, on_done, self.workers, _cpu_worker, (max(1, cores_per_run() // self.workers),))
 
 
 def visible_gpus() -> list[str]:
